@@ -1,0 +1,449 @@
+/*
+ * config: the tincand configuration file; see config.h.
+ *
+ * One table (options[] below) describes every option: its path, type, bounds, default and target
+ * field. Loading applies the table's defaults, then each present setting; the unknown-key check
+ * walks the file and looks every leaf up in the same table. Keep the table, etc/tincan.conf and the
+ * tincan.conf man page in step: tests/unit/test_core.c checks that etc/tincan.conf names every row.
+ */
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/log.h"
+
+#include <openssl/crypto.h>
+
+#ifndef TINCAN_PKGDATADIR
+#define TINCAN_PKGDATADIR "/usr/share/tincan"
+#endif
+
+enum opt_type {
+	OPT_UINT,     /* unsigned, bounds min..max */
+	OPT_PORT,     /* uint16_t, bounds min..max */
+	OPT_STRING,   /* char[size], non-empty unless min == 0 */
+	OPT_LEVEL,    /* log level name */
+	OPT_HOSTPORT, /* "ip:port"; min is the default port */
+	OPT_IP,       /* numeric IP, stored with port 0 */
+	OPT_PATH,     /* char[PATH_MAX], relative to the config file's folder */
+	OPT_SECRET,   /* struct cred_secret; "" = random; bool at off2 says "configured" */
+	OPT_CIDRS,    /* struct cidr * at off, size_t count at off2 */
+	OPT_USERS,    /* struct config_user * at off, size_t count at off2 */
+};
+
+struct opt {
+	const char *path;     /* "group.name" */
+	enum opt_type type;
+	long long min, max;   /* bounds (OPT_UINT/OPT_PORT), length (OPT_STRING min) */
+	const char *def;      /* default as text, or NULL: no default (CIDRS/USERS: see code) */
+	size_t off;           /* target field in struct config */
+	size_t off2;          /* second target (count, "configured" flag), if any */
+	size_t size;          /* target size for strings */
+};
+
+#define F(field) offsetof(struct config, field)
+#define S(field) sizeof(((struct config *)0)->field)
+
+static const struct opt options[] = {
+	{ "log_level", OPT_LEVEL, 0, 0, "info", F(log_level), 0, 0 },
+	{ "turn.listen", OPT_HOSTPORT, 3478, 0, "0.0.0.0:3478", F(turn.listen), 0, 0 },
+	{ "turn.relay_address", OPT_IP, 0, 0, NULL, F(turn.relay_ip), 0, 0 },
+	{ "turn.relay_port_min", OPT_PORT, 1024, 65535, "49152", F(turn.relay_port_min), 0, 0 },
+	{ "turn.relay_port_max", OPT_PORT, 1024, 65535, "65535", F(turn.relay_port_max), 0, 0 },
+	{ "turn.external_address", OPT_STRING, 0, 0, NULL, F(turn.external_host), 0,
+	  S(turn.external_host) },
+	{ "turn.realm", OPT_STRING, 1, 0, "tincan", F(turn.realm), 0, S(turn.realm) },
+	{ "turn.secret", OPT_SECRET, 0, 0, "", F(turn.secret), F(turn.secret_configured), 0 },
+	{ "turn.credential_lifetime", OPT_UINT, 60, 604800, "86400", F(turn.credential_lifetime),
+	  0, 0 },
+	{ "turn.users", OPT_USERS, 0, 0, NULL, F(turn.users), F(turn.n_users), 0 },
+	{ "turn.allow_peers", OPT_CIDRS, 0, 0, NULL, F(turn.peers.allow), F(turn.peers.n_allow), 0 },
+	{ "turn.deny_peers", OPT_CIDRS, 0, 0, NULL, F(turn.peers.deny), F(turn.peers.n_deny), 0 },
+	{ "turn.workers", OPT_UINT, 1, 64, "1", F(turn.workers), 0, 0 },
+	{ "http.listen", OPT_HOSTPORT, 8080, 0, "127.0.0.1:8080", F(http.listen), 0, 0 },
+	{ "http.html_dir", OPT_PATH, 0, 0, TINCAN_PKGDATADIR "/html", F(http.html_dir), 0, 0 },
+	{ "rooms.capacity", OPT_UINT, 2, 16, "2", F(rooms.capacity), 0, 0 },
+	{ "rooms.max_rooms", OPT_UINT, 1, 1000000, "1000", F(rooms.max_rooms), 0, 0 },
+	{ "rooms.token_lifetime", OPT_UINT, 60, 604800, "3600", F(rooms.token_lifetime), 0, 0 },
+	{ "rooms.idle_timeout", OPT_UINT, 10, 2592000, "86400", F(rooms.idle_timeout), 0, 0 },
+	{ "rooms.token_secret", OPT_SECRET, 0, 0, "", F(rooms.token_secret),
+	  F(rooms.token_secret_configured), 0 },
+};
+
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+/* Groups that may appear at the top level; every leaf must be a row of options[]. */
+static const char *const groups[] = { "turn", "http", "rooms" };
+
+struct load_ctx {
+	struct config *cfg;
+	const char *file;   /* for messages */
+	char dir[PATH_MAX]; /* the config file's folder, for relative paths */
+	char *err;
+	size_t errlen;
+};
+
+/* Writes "FILE:LINE: OPTION: REASON" and returns -EINVAL. */
+__attribute__((format(printf, 4, 5)))
+static int fail(struct load_ctx *c, const config_setting_t *s, const char *option,
+		const char *fmt, ...)
+{
+	char reason[512];
+	va_list ap;
+	int line = s ? config_setting_source_line(s) : 0;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		snprintf(c->err, c->errlen, "%s:%d: %s: %s", c->file, line, option, reason);
+	else
+		snprintf(c->err, c->errlen, "%s: %s: %s", c->file, option, reason);
+	return -EINVAL;
+}
+
+static void *field(struct config *cfg, size_t off)
+{
+	return (char *)cfg + off;
+}
+
+static const struct opt *opt_find(const char *path)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if (strcmp(options[i].path, path) == 0)
+			return &options[i];
+	return NULL;
+}
+
+/* Resolves @in against the config file's folder unless it is absolute. */
+static int resolve_path(struct load_ctx *c, const char *in, char out[PATH_MAX])
+{
+	int n = in[0] == '/' ? snprintf(out, PATH_MAX, "%s", in)
+			     : snprintf(out, PATH_MAX, "%s/%s", c->dir, in);
+	return (n < 0 || n >= PATH_MAX) ? -ENAMETOOLONG : 0;
+}
+
+static int parse_cidr_list(struct load_ctx *c, const struct opt *o, const config_setting_t *s,
+			   const char *const *texts, size_t n)
+{
+	struct cidr **list = field(c->cfg, o->off);
+	size_t *count = field(c->cfg, o->off2);
+	struct cidr *v = n ? calloc(n, sizeof(*v)) : NULL;
+
+	if (n && !v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const char *t = texts ? texts[i] : config_setting_get_string_elem(s, (int)i);
+		if (!t) {
+			free(v);
+			return fail(c, s, o->path, "element %zu is not a string", i + 1);
+		}
+		if (cidr_parse(t, &v[i])) {
+			free(v);
+			return fail(c, s, o->path, "\"%s\" is not an address or prefix (e.g. 10.0.0.0/8)",
+				    t);
+		}
+	}
+	free(*list);
+	*list = v;
+	*count = n;
+	return 0;
+}
+
+static int parse_users(struct load_ctx *c, const struct opt *o, const config_setting_t *s)
+{
+	struct config_user **list = field(c->cfg, o->off);
+	size_t *count = field(c->cfg, o->off2);
+	int n = config_setting_length(s);
+	struct config_user *v;
+
+	if (!config_setting_is_list(s) && !config_setting_is_array(s))
+		return fail(c, s, o->path, "must be a list: ( { name = \"…\"; password = \"…\"; } )");
+	v = n ? calloc((size_t)n, sizeof(*v)) : NULL;
+	if (n && !v)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *u = config_setting_get_elem(s, (unsigned)i);
+		const char *name = NULL, *pass = NULL;
+
+		if (!config_setting_is_group(u)) {
+			free(v);
+			return fail(c, u, o->path, "element %d must be a group { name; password; }", i + 1);
+		}
+		for (int k = 0; k < config_setting_length(u); k++) {
+			const config_setting_t *m = config_setting_get_elem(u, (unsigned)k);
+			const char *key = config_setting_name(m);
+			const char **dst = strcmp(key, "name") == 0 ? &name
+					   : strcmp(key, "password") == 0 ? &pass : NULL;
+			if (!dst) {
+				free(v);
+				return fail(c, m, o->path, "unknown key \"%s\" in user %d", key, i + 1);
+			}
+			*dst = config_setting_get_string(m);
+			if (!*dst || !**dst || strlen(*dst) >= CONFIG_NAME_MAX || strchr(*dst, '\n')) {
+				free(v);
+				return fail(c, m, o->path, "user %d: %s must be a non-empty string shorter than %d bytes",
+					    i + 1, key, CONFIG_NAME_MAX);
+			}
+		}
+		if (!name || !pass) {
+			free(v);
+			return fail(c, u, o->path, "user %d needs both name and password", i + 1);
+		}
+		/* A REST-style name ("<digits>:...") would be checked as a minted credential. */
+		if (strchr(name, ':')) {
+			free(v);
+			return fail(c, u, o->path, "user %d: name must not contain ':'", i + 1);
+		}
+		strcpy(v[i].name, name);
+		strcpy(v[i].password, pass);
+	}
+	free(*list);
+	*list = v;
+	*count = (size_t)n;
+	return 0;
+}
+
+/* Applies one value to its target. @s is the setting (NULL when applying the default @text). */
+static int opt_apply(struct load_ctx *c, const struct opt *o, const config_setting_t *s,
+		     const char *text)
+{
+	struct config *cfg = c->cfg;
+	long long v = 0;
+
+	switch (o->type) {
+	case OPT_UINT:
+	case OPT_PORT:
+		if (s) {
+			if (config_setting_type(s) != CONFIG_TYPE_INT &&
+			    config_setting_type(s) != CONFIG_TYPE_INT64)
+				return fail(c, s, o->path, "must be an integer");
+			v = config_setting_get_int64(s);
+		} else {
+			v = strtoll(text, NULL, 10);
+		}
+		if (v < o->min || v > o->max)
+			return fail(c, s, o->path, "%lld is out of range %lld..%lld", v, o->min, o->max);
+		if (o->type == OPT_PORT)
+			*(uint16_t *)field(cfg, o->off) = (uint16_t)v;
+		else
+			*(unsigned *)field(cfg, o->off) = (unsigned)v;
+		return 0;
+	case OPT_CIDRS:
+		if (!s)
+			return 0;
+		if (!config_setting_is_array(s) && !config_setting_is_list(s))
+			return fail(c, s, o->path, "must be a list of strings: [ \"10.0.0.0/8\", … ]");
+		return parse_cidr_list(c, o, s, NULL, (size_t)config_setting_length(s));
+	case OPT_USERS:
+		return s ? parse_users(c, o, s) : 0;
+	default:
+		break;
+	}
+
+	/* The remaining types take a string. */
+	if (s) {
+		text = config_setting_get_string(s);
+		if (!text)
+			return fail(c, s, o->path, "must be a string (in double quotes)");
+	}
+	if (!text)
+		return 0;
+	switch (o->type) {
+	case OPT_LEVEL: {
+		int l = log_level_parse(text);
+		if (l < 0)
+			return fail(c, s, o->path,
+				    "\"%s\" is not one of error, warning, notice, info, debug", text);
+		cfg->log_level = l;
+		return 0;
+	}
+	case OPT_HOSTPORT:
+		if (addr_parse_hostport(text, (uint16_t)o->min, field(cfg, o->off)))
+			return fail(c, s, o->path,
+				    "\"%s\" is not a numeric address with optional port (e.g. 0.0.0.0:%lld or [::]:%lld)",
+				    text, o->min, o->min);
+		return 0;
+	case OPT_IP:
+		if (addr_parse_ip(text, 0, field(cfg, o->off)))
+			return fail(c, s, o->path, "\"%s\" is not a numeric IPv4 or IPv6 address", text);
+		return 0;
+	case OPT_STRING:
+		if (strlen(text) < (size_t)o->min)
+			return fail(c, s, o->path, "must not be empty");
+		if (strlen(text) >= o->size)
+			return fail(c, s, o->path, "longer than %zu bytes", o->size - 1);
+		strcpy(field(cfg, o->off), text);
+		return 0;
+	case OPT_PATH:
+		if (!*text)
+			return fail(c, s, o->path, "must not be empty");
+		if (resolve_path(c, text, field(cfg, o->off)))
+			return fail(c, s, o->path, "path too long");
+		return 0;
+	case OPT_SECRET: {
+		struct cred_secret *sec = field(cfg, o->off);
+		bool *configured = field(cfg, o->off2);
+		size_t len = strlen(text);
+		if (len == 0) {
+			*configured = false;
+			return cred_secret_random(sec) ? fail(c, s, o->path, "no random bytes") : 0;
+		}
+		if (len < 16)
+			return fail(c, s, o->path, "too short: use at least 16 characters (e.g. openssl rand -hex 32)");
+		if (len > CRED_SECRET_MAX)
+			return fail(c, s, o->path, "longer than %d bytes", CRED_SECRET_MAX);
+		memcpy(sec->key, text, len);
+		sec->len = len;
+		*configured = true;
+		return 0;
+	}
+	default:
+		return -EINVAL;
+	}
+}
+
+/* Rejects any setting that is not a known group or a row of options[]. */
+static int check_unknown(struct load_ctx *c, const config_setting_t *group, const char *prefix)
+{
+	for (int i = 0; i < config_setting_length(group); i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		char path[256];
+		bool known_group = false;
+
+		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", config_setting_name(s));
+		if (!*prefix)
+			for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
+				known_group |= strcmp(path, groups[g]) == 0;
+		if (known_group) {
+			if (!config_setting_is_group(s))
+				return fail(c, s, path, "must be a group: %s = { … };", path);
+			int err = check_unknown(c, s, path);
+			if (err)
+				return err;
+		} else if (!opt_find(path)) {
+			return fail(c, s, path, "unknown option");
+		}
+	}
+	return 0;
+}
+
+/* Checks rules that involve more than one option, and fills derived fields. */
+static int finish(struct load_ctx *c, const config_t *lc)
+{
+	struct config *cfg = c->cfg;
+	char ip[ADDR_STRLEN];
+
+	if (cfg->turn.relay_port_min > cfg->turn.relay_port_max)
+		return fail(c, config_lookup(lc, "turn.relay_port_min"), "turn.relay_port_min",
+			    "%u is above turn.relay_port_max (%u)", cfg->turn.relay_port_min,
+			    cfg->turn.relay_port_max);
+
+	if (cfg->turn.relay_ip.ss_family == 0) {
+		/* Default: relay on the listen address, unless that is a wildcard (the relayed
+		 * address sent to clients must be one they can reach). */
+		struct sockaddr_storage a = cfg->turn.listen;
+		addr_set_port(&a, 0);
+		addr_ip_str(&a, ip);
+		if (strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "::") == 0)
+			return fail(c, config_lookup(lc, "turn.listen"), "turn.relay_address",
+				    "required when turn.listen is a wildcard address (%s): set the IP clients reach the relay on",
+				    ip);
+		cfg->turn.relay_ip = a;
+	}
+	if (!cfg->turn.external_host[0])
+		addr_ip_str(&cfg->turn.relay_ip, cfg->turn.external_host);
+	if (addr_parse_ip(cfg->turn.external_host, 0, &cfg->turn.external_ip))
+		memset(&cfg->turn.external_ip, 0, sizeof(cfg->turn.external_ip));
+
+	if (!config_lookup(lc, "turn.deny_peers")) {
+		size_t n;
+		const char *const *def = peer_acl_default_deny(&n);
+		const struct opt *o = opt_find("turn.deny_peers");
+		int err = parse_cidr_list(c, o, NULL, def, n);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	struct load_ctx c = { .cfg = cfg, .file = path, .err = err, .errlen = errlen };
+	config_t lc;
+	int rc = 0;
+	const char *slash;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (errlen)
+		err[0] = '\0';
+	if (strlen(path) >= sizeof(cfg->path)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(cfg->path, path);
+	slash = strrchr(path, '/');
+	if (slash)
+		snprintf(c.dir, sizeof(c.dir), "%.*s", (int)(slash - path), path);
+	else
+		strcpy(c.dir, ".");
+	if (!c.dir[0])
+		strcpy(c.dir, "/");
+
+	config_init(&lc);
+	config_set_include_dir(&lc, c.dir);
+	if (!config_read_file(&lc, path)) {
+		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO) {
+			snprintf(err, errlen, "%s: cannot read the file: %s", path, strerror(errno));
+			rc = -ENOENT;
+		} else {
+			snprintf(err, errlen, "%s:%d: syntax error: %s",
+				 config_error_file(&lc) ? config_error_file(&lc) : path,
+				 config_error_line(&lc), config_error_text(&lc));
+			rc = -EINVAL;
+		}
+		goto out;
+	}
+
+	rc = check_unknown(&c, config_root_setting(&lc), "");
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < N_OPTIONS && !rc; i++) {
+		const config_setting_t *s = config_lookup(&lc, options[i].path);
+		rc = opt_apply(&c, &options[i], s, s ? NULL : options[i].def);
+	}
+	if (rc)
+		goto out;
+	rc = finish(&c, &lc);
+out:
+	config_destroy(&lc);
+	if (rc)
+		config_free(cfg);
+	return rc;
+}
+
+const char *config_option_path(size_t i)
+{
+	return i < N_OPTIONS ? options[i].path : NULL;
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->turn.users);
+	free(cfg->turn.peers.allow);
+	free(cfg->turn.peers.deny);
+	cfg->turn.users = NULL;
+	cfg->turn.peers.allow = cfg->turn.peers.deny = NULL;
+	cfg->turn.n_users = cfg->turn.peers.n_allow = cfg->turn.peers.n_deny = 0;
+	/* Secrets do not outlive the config. */
+	OPENSSL_cleanse(&cfg->turn.secret, sizeof(cfg->turn.secret));
+	OPENSSL_cleanse(&cfg->rooms.token_secret, sizeof(cfg->rooms.token_secret));
+}

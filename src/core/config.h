@@ -1,0 +1,81 @@
+/*
+ * config: the tincand configuration file (libconfig syntax), loaded and validated in one pass.
+ *
+ * Every option is one row of a table in config.c (name, type, bounds, default, target field); the
+ * loader, the unknown-key check and the defaults all walk that table. Errors read
+ * "FILE:LINE: OPTION: REASON". Relative paths in the file are relative to the file's folder.
+ */
+#ifndef TINCAN_CORE_CONFIG_H
+#define TINCAN_CORE_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/addr.h"
+#include "core/cred.h"
+
+#define CONFIG_NAME_MAX 128 /* bytes including NUL: realm, user names, passwords */
+#define CONFIG_HOST_MAX 256
+
+/* A static long-term credential user (RFC 8489 §9.2), for CLI clients and tests. */
+struct config_user {
+	char name[CONFIG_NAME_MAX];
+	char password[CONFIG_NAME_MAX];
+};
+
+struct config {
+	char path[PATH_MAX];          /* the file it was loaded from */
+	int log_level;                /* enum log_level */
+
+	struct {
+		struct sockaddr_storage listen;        /* UDP listen address and port */
+		struct sockaddr_storage relay_ip;      /* relay sockets bind here (port 0) */
+		uint16_t relay_port_min;               /* inclusive, host order */
+		uint16_t relay_port_max;               /* inclusive, host order */
+		char external_host[CONFIG_HOST_MAX];   /* host in stun:/turn: URLs given to browsers */
+		/* If external_host is an IP other than relay_ip (1:1 NAT, e.g. a cloud VM), relayed
+		 * addresses are reported with this IP. Family 0 if unset. */
+		struct sockaddr_storage external_ip;
+		char realm[CONFIG_NAME_MAX];
+		struct cred_secret secret;             /* REST credential secret */
+		bool secret_configured;                /* false: random per process start */
+		unsigned credential_lifetime;          /* seconds */
+		struct config_user *users;
+		size_t n_users;
+		struct peer_acl peers;
+		unsigned workers;                      /* libevent worker threads */
+	} turn;
+
+	struct {
+		struct sockaddr_storage listen;        /* HTTP listen address and port */
+		char html_dir[PATH_MAX];               /* static files of the web UI */
+	} http;
+
+	struct {
+		unsigned capacity;                     /* participants per room */
+		unsigned max_rooms;                    /* rooms at once in the process */
+		unsigned token_lifetime;               /* seconds a join token (JWT) is valid */
+		unsigned idle_timeout;                 /* seconds an empty room is kept */
+		struct cred_secret token_secret;       /* HS256 key for join tokens */
+		bool token_secret_configured;          /* false: random per process start */
+	} rooms;
+};
+
+/*
+ * Loads and validates @path into @cfg (zeroed first). Unset options take their defaults; unset
+ * secrets are made random. On error returns -EINVAL (or -ENOENT / -EIO for an unreadable file)
+ * and writes "FILE:LINE: OPTION: REASON" into @err (@errlen bytes).
+ */
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* The path ("group.name") of the @i-th option of the table, or NULL past the end: lets tests and
+ * documentation walk every option. */
+const char *config_option_path(size_t i);
+
+/* Frees what config_load allocated. @cfg may be zeroed or partly loaded. */
+void config_free(struct config *cfg);
+
+#endif

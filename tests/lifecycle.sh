@@ -1,0 +1,47 @@
+#!/bin/bash
+# Pins: a start / use / SIGTERM cycle of tincand exits 0 with every thread joined and no memory
+# leaked (valgrind memcheck, definite and indirect leaks are errors); SIGINT stops it too; a busy
+# listen port makes start fail cleanly with status 1.
+set -u
+. "$TOP_SRCDIR/tests/lib.sh"
+fail=0
+conf=$(tincan_conf 24000)
+dir=$(dirname "$conf")
+http=http://127.0.0.1:24001
+
+vg=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect
+    --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file="$dir/valgrind.log")
+TINCAND_REAL=$TINCAND
+TINCAND="${vg[*]} $TINCAND_REAL"
+start_tincand "$conf" || exit 1
+# Exercise the control thread and the TURN thread a little before stopping.
+curl -fsS "$http/api/health" >/dev/null || { echo "FAIL: health"; fail=1; }
+room=$(curl -fsS -X POST -H 'Content-Type: application/json' -d '{}' "$http/api/rooms") || { echo "FAIL: create room"; fail=1; }
+echo "room: $room"
+if command -v turnutils_stunclient >/dev/null; then
+	turnutils_stunclient -p 24000 127.0.0.1 >/dev/null 2>&1 || { echo "FAIL: STUN binding"; fail=1; }
+fi
+if ! stop_tincand; then fail=1; fi
+if [ -s "$dir/valgrind.log" ]; then echo "valgrind reported:"; cat "$dir/valgrind.log"; fail=1; fi
+grep -q "tincand stopped" "$dir/tincand.log" || { echo "FAIL: no clean stop in the log"; fail=1; }
+TINCAND=$TINCAND_REAL
+
+# SIGINT also stops it cleanly.
+start_tincand "$conf" || exit 1
+kill -INT "$TINCAND_PID"
+for i in $(seq 1 50); do kill -0 "$TINCAND_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$TINCAND_PID" 2>/dev/null; then echo "FAIL: SIGINT did not stop tincand"; kill -9 "$TINCAND_PID"; fail=1; fi
+wait "$TINCAND_PID"; rc=$?
+[ $rc -eq 0 ] || { echo "FAIL: exit status $rc after SIGINT"; fail=1; }
+
+# A port already in use: start fails with a clear error, status 1, nothing left running.
+python3 -c 'import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",24000)); time.sleep(5)' &
+blocker=$!
+sleep 0.5
+out=$(timeout 10 "$TINCAND" --config "$conf" 2>&1); rc=$?
+kill $blocker 2>/dev/null; wait $blocker 2>/dev/null
+if [ $rc -ne 1 ]; then echo "FAIL: busy port: exit status $rc"; fail=1; fi
+echo "$out" | grep -i "turn" | tail -n 2
+[ $fail -eq 0 ] && echo "lifecycle: ok"
+rm -rf "$dir"
+exit $fail

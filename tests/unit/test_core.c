@@ -1,0 +1,350 @@
+/*
+ * Unit tests of src/core: addresses, CIDR, the peer ACL, TURN REST credentials and the config file.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/addr.h"
+#include "core/config.h"
+#include "core/cred.h"
+#include "core/log.h"
+
+#ifndef TOP_SRCDIR
+#define TOP_SRCDIR "."
+#endif
+
+/* Writes @text to a temporary config file and returns its path (static buffer). */
+static const char *write_conf(const char *text)
+{
+	static char path[64];
+	strcpy(path, "/tmp/tincan-core-XXXXXX");
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+/* Loads @text; returns config_load's result and leaves the message in @err. */
+static int load(const char *text, struct config *cfg, char *err, size_t errlen)
+{
+	const char *p = write_conf(text);
+	int rc = config_load(cfg, p, err, errlen);
+	unlink(p);
+	return rc;
+}
+
+#define MINIMAL "turn = { listen = \"127.0.0.1:3478\"; };\n"
+
+/* Pins: host:port forms parse (v4, bracketed v6, default port) and malformed ones are refused. */
+START_TEST(test_addr_parse)
+{
+	struct sockaddr_storage a;
+	char buf[ADDR_STRLEN];
+
+	ck_assert_int_eq(addr_parse_hostport("1.2.3.4:5", 0, &a), 0);
+	ck_assert_str_eq(addr_str(&a, buf), "1.2.3.4:5");
+	ck_assert_int_eq(addr_parse_hostport("[::1]:3478", 0, &a), 0);
+	ck_assert_str_eq(addr_str(&a, buf), "[::1]:3478");
+	ck_assert_int_eq(addr_parse_hostport("10.0.0.1", 3478, &a), 0);
+	ck_assert_int_eq(addr_port(&a), 3478);
+	ck_assert_int_eq(addr_parse_hostport("::1", 99, &a), 0);
+	ck_assert_int_eq(addr_port(&a), 99);
+	ck_assert_int_eq(addr_parse_hostport("10.0.0.1", 0, &a), -EINVAL);  /* no port */
+	ck_assert_int_eq(addr_parse_hostport("1.2.3.4:0", 0, &a), -EINVAL);
+	ck_assert_int_eq(addr_parse_hostport("1.2.3.4:65536", 0, &a), -EINVAL);
+	ck_assert_int_eq(addr_parse_hostport("1.2.3.4:x", 0, &a), -EINVAL);
+	ck_assert_int_eq(addr_parse_hostport("example.org:80", 0, &a), -EINVAL); /* no DNS */
+	ck_assert_int_eq(addr_parse_hostport("[::1", 0, &a), -EINVAL);
+	ck_assert_int_eq(addr_parse_hostport("", 1, &a), -EINVAL);
+}
+END_TEST
+
+/* Pins: IPv4-mapped IPv6 is rewritten to IPv4 so one ACL row covers both spellings. */
+START_TEST(test_addr_canonical)
+{
+	struct sockaddr_storage a, b;
+	ck_assert_int_eq(addr_parse_ip("::ffff:127.0.0.1", 7, &a), 0);
+	addr_canonical(&a);
+	ck_assert_int_eq(addr_parse_ip("127.0.0.1", 7, &b), 0);
+	ck_assert(addr_equal(&a, &b));
+	ck_assert_uint_eq(addr_hash(&a), addr_hash(&b));
+}
+END_TEST
+
+/* Pins: CIDR parsing, host bits cleared, prefix bounds, matching at prefix boundaries. */
+START_TEST(test_cidr)
+{
+	struct cidr c;
+	struct sockaddr_storage a;
+
+	ck_assert_int_eq(cidr_parse("10.1.2.3/8", &c), 0);
+	addr_parse_ip("10.255.0.1", 0, &a);
+	ck_assert(cidr_match(&c, &a));
+	addr_parse_ip("11.0.0.1", 0, &a);
+	ck_assert(!cidr_match(&c, &a));
+	ck_assert_int_eq(cidr_parse("172.16.0.0/12", &c), 0);
+	addr_parse_ip("172.31.255.255", 0, &a);
+	ck_assert(cidr_match(&c, &a));
+	addr_parse_ip("172.32.0.0", 0, &a);
+	ck_assert(!cidr_match(&c, &a));
+	ck_assert_int_eq(cidr_parse("fe80::/10", &c), 0);
+	addr_parse_ip("febf::1", 0, &a);
+	ck_assert(cidr_match(&c, &a));
+	addr_parse_ip("fec0::1", 0, &a);
+	ck_assert(!cidr_match(&c, &a));
+	ck_assert_int_eq(cidr_parse("1.2.3.4", &c), 0);
+	ck_assert_int_eq(c.prefix, 32);
+	ck_assert_int_eq(cidr_parse("1.2.3.4/33", &c), -EINVAL);
+	ck_assert_int_eq(cidr_parse("::/129", &c), -EINVAL);
+	ck_assert_int_eq(cidr_parse("1.2.3.4/", &c), -EINVAL);
+	ck_assert_int_eq(cidr_parse("/8", &c), -EINVAL);
+	ck_assert_int_eq(cidr_parse("10.0.0.0/-1", &c), -EINVAL);
+	ck_assert_int_eq(cidr_parse("nope/8", &c), -EINVAL);
+}
+END_TEST
+
+/* Pins: the default deny list refuses every non-public address form (incl. the bypass spellings
+ * of coturn CVE-2020-26262 and ::ffff:127.0.0.1) and lets public addresses through. */
+START_TEST(test_peer_acl_default)
+{
+	static const char *const denied[] = {
+		"127.0.0.1", "127.255.255.254", "0.0.0.0", "0.1.2.3", "10.0.0.1", "172.16.5.4",
+		"192.168.1.1", "100.64.0.1", "169.254.169.254", "192.0.0.8", "192.0.2.1", "198.18.0.1",
+		"198.51.100.7", "203.0.113.9", "224.0.0.1", "239.255.255.250", "240.0.0.1",
+		"255.255.255.255", "::", "::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
+		"::ffff:169.254.169.254", "::127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::1",
+		"2001:0:4136:e378:8000:63bf:3fff:fdd2", "fc00::1", "fd12:3456::1", "fe80::1",
+		"ff02::1", "2001:db8::1", "100::1",
+	};
+	static const char *const permitted[] = {
+		"1.1.1.1", "8.8.8.8", "93.184.216.34", "172.32.0.1", "100.128.0.1", "2a00:1450::1",
+		"::ffff:8.8.8.8", "2606:4700::1111",
+	};
+	struct peer_acl acl = { 0 };
+	size_t n;
+	const char *const *def = peer_acl_default_deny(&n);
+	struct cidr *deny = calloc(n, sizeof(*deny));
+
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(cidr_parse(def[i], &deny[i]) == 0, "default entry %s", def[i]);
+	acl.deny = deny;
+	acl.n_deny = n;
+	for (size_t i = 0; i < sizeof(denied) / sizeof(*denied); i++) {
+		struct sockaddr_storage a;
+		ck_assert_int_eq(addr_parse_ip(denied[i], 1234, &a), 0);
+		ck_assert_msg(!peer_acl_permits(&acl, &a), "%s must be denied", denied[i]);
+	}
+	for (size_t i = 0; i < sizeof(permitted) / sizeof(*permitted); i++) {
+		struct sockaddr_storage a;
+		ck_assert_int_eq(addr_parse_ip(permitted[i], 1234, &a), 0);
+		ck_assert_msg(peer_acl_permits(&acl, &a), "%s must be permitted", permitted[i]);
+	}
+	free(deny);
+}
+END_TEST
+
+/* Pins: an allow entry wins over a deny entry (operators' exceptions). */
+START_TEST(test_peer_acl_allow_wins)
+{
+	struct cidr allow, deny;
+	struct peer_acl acl = { &allow, 1, &deny, 1 };
+	struct sockaddr_storage a;
+
+	cidr_parse("10.1.0.0/16", &allow);
+	cidr_parse("10.0.0.0/8", &deny);
+	addr_parse_ip("10.1.2.3", 1, &a);
+	ck_assert(peer_acl_permits(&acl, &a));
+	addr_parse_ip("::ffff:10.1.2.3", 1, &a);
+	ck_assert(peer_acl_permits(&acl, &a));
+	addr_parse_ip("10.2.0.1", 1, &a);
+	ck_assert(!peer_acl_permits(&acl, &a));
+}
+END_TEST
+
+/* Pins: REST password = base64(HMAC-SHA1(secret, username)), checked against `openssl dgst`. */
+START_TEST(test_cred_rest_vector)
+{
+	struct cred_secret s;
+	char pw[CRED_PASSWORD_MAX];
+
+	memcpy(s.key, "0123456789abcdef", 16);
+	s.len = 16;
+	ck_assert_int_eq(cred_rest_password(&s, "1700000000:alice", pw), 0);
+	/* echo -n 1700000000:alice | openssl dgst -sha1 -hmac 0123456789abcdef -binary | base64 */
+	ck_assert_str_eq(pw, "QmpguVhgm8LJZp0MkvqhyKEkXps=");
+	ck_assert_int_eq(cred_rest_password(&s, "", pw), -EINVAL);
+}
+END_TEST
+
+/* Pins: mint puts expiry = now + lifetime in the username; check accepts it until then. */
+START_TEST(test_cred_mint_check)
+{
+	struct cred_secret s;
+	char user[CRED_USERNAME_MAX], pw[CRED_PASSWORD_MAX], pw2[CRED_PASSWORD_MAX];
+
+	ck_assert_int_eq(cred_secret_random(&s), 0);
+	ck_assert_int_eq(cred_rest_mint(&s, "p-1", 1000, 600, user, pw), 0);
+	ck_assert_str_eq(user, "1600:p-1");
+	ck_assert_int_eq(cred_rest_password(&s, user, pw2), 0);
+	ck_assert_str_eq(pw, pw2);
+	ck_assert_int_eq(cred_rest_check(user, 1599), 0);
+	ck_assert_int_eq(cred_rest_check(user, 1600), -ETIME);
+	ck_assert_int_eq(cred_rest_check("demo", 0), -EINVAL);
+	ck_assert_int_eq(cred_rest_check("123:", 0), -EINVAL);
+	ck_assert_int_eq(cred_rest_check("99999999999999999999:x", 0), -EINVAL);
+	ck_assert_int_eq(cred_rest_mint(&s, "a:b", 0, 1, user, pw), -EINVAL);
+	ck_assert_int_eq(cred_rest_mint(&s, "", 0, 1, user, pw), -EINVAL);
+	ck_assert_int_eq(cred_rest_mint(&s, "sp ace", 0, 1, user, pw), -EINVAL);
+}
+END_TEST
+
+/* Pins: a minimal file gets every default, random secrets, and the default deny list. */
+START_TEST(test_config_defaults)
+{
+	struct config cfg;
+	char err[512];
+	char buf[ADDR_STRLEN];
+
+	ck_assert_int_eq(load(MINIMAL, &cfg, err, sizeof(err)), 0);
+	ck_assert_str_eq(addr_str(&cfg.turn.listen, buf), "127.0.0.1:3478");
+	ck_assert_str_eq(addr_ip_str(&cfg.turn.relay_ip, buf), "127.0.0.1");
+	ck_assert_str_eq(cfg.turn.external_host, "127.0.0.1");
+	ck_assert_int_eq(cfg.turn.relay_port_min, 49152);
+	ck_assert_int_eq(cfg.turn.relay_port_max, 65535);
+	ck_assert_str_eq(cfg.turn.realm, "tincan");
+	ck_assert(!cfg.turn.secret_configured);
+	ck_assert_int_eq(cfg.turn.secret.len, 32);
+	ck_assert_int_eq(cfg.turn.credential_lifetime, 86400);
+	ck_assert_int_gt(cfg.turn.peers.n_deny, 20);
+	ck_assert_int_eq(cfg.turn.peers.n_allow, 0);
+	ck_assert_int_eq(cfg.rooms.capacity, 2);
+	ck_assert_int_eq(cfg.log_level, LOGL_INFO);
+	ck_assert_str_eq(addr_str(&cfg.http.listen, buf), "127.0.0.1:8080");
+	config_free(&cfg);
+}
+END_TEST
+
+/* Pins: errors name file:line, the option and the reason, for each kind of mistake. */
+START_TEST(test_config_errors)
+{
+	static const struct {
+		const char *text;
+		const char *want; /* substring of the message after "FILE:" */
+	} cases[] = {
+		{ MINIMAL "bogus = 1;\n", ":2: bogus: unknown option" },
+		{ MINIMAL "http = { listen = \"127.0.0.1:80\"; colour = \"red\"; };\n",
+		  ":2: http.colour: unknown option" },
+		{ "turn = {\n listen = \"127.0.0.1:3478\";\n relay_port_min = 80;\n};\n",
+		  ":3: turn.relay_port_min: 80 is out of range 1024..65535" },
+		{ "turn = {\n listen = \"127.0.0.1:3478\";\n relay_port_min = 60000;\n relay_port_max = 50000;\n};\n",
+		  ":3: turn.relay_port_min: 60000 is above turn.relay_port_max (50000)" },
+		{ "turn = {\n listen = \"nowhere:1\";\n};\n", ":2: turn.listen: \"nowhere:1\" is not a numeric address" },
+		{ "turn = {\n listen = \"0.0.0.0:3478\";\n};\n", ":2: turn.relay_address: required when turn.listen is a wildcard" },
+		{ MINIMAL "rooms = {\n capacity = \"two\";\n};\n", ":3: rooms.capacity: must be an integer" },
+		{ MINIMAL "rooms = {\n capacity = 1;\n};\n", ":3: rooms.capacity: 1 is out of range 2..16" },
+		{ MINIMAL "log_level = \"loud\";\n", ":2: log_level: \"loud\" is not one of" },
+		{ "turn = {\n listen = \"127.0.0.1:3478\";\n allow_peers = [ \"10.0.0.0/33\" ];\n};\n",
+		  ":3: turn.allow_peers: \"10.0.0.0/33\" is not an address or prefix" },
+		{ "turn = {\n listen = \"127.0.0.1:3478\";\n secret = \"short\";\n};\n", ":3: turn.secret: too short" },
+		{ "turn = {\n listen = \"127.0.0.1:3478\";\n users = ( { name = \"a\"; } );\n};\n",
+		  ":3: turn.users: user 1 needs both name and password" },
+		{ "turn = {\n listen = \"127.0.0.1:3478\";\n users = ( { name = \"a\"; password = \"b\"; role = \"x\"; } );\n};\n",
+		  ":3: turn.users: unknown key \"role\" in user 1" },
+		{ "turn = {\n listen = = \"127.0.0.1:3478\";\n};\n", ":2: syntax error" },
+		{ "turn = 5;\n", ":1: turn: must be a group" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct config cfg;
+		char err[512];
+		int rc = load(cases[i].text, &cfg, err, sizeof(err));
+		ck_assert_msg(rc == -EINVAL, "case %zu: rc %d (%s)", i, rc, err);
+		ck_assert_msg(strstr(err, cases[i].want) && strncmp(err, "/tmp/tincan-core-", 17) == 0,
+			      "case %zu: got \"%s\", want \"%s\"", i, err, cases[i].want);
+	}
+}
+END_TEST
+
+/* Pins: a missing file is reported as such (not as a syntax error). */
+START_TEST(test_config_missing_file)
+{
+	struct config cfg;
+	char err[512];
+	ck_assert_int_eq(config_load(&cfg, "/nonexistent/tincan.conf", err, sizeof(err)), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/tincan.conf: cannot read the file"));
+}
+END_TEST
+
+/* Pins: both shipped files load, the dev file allows loopback peers and the production file does
+ * not; every option of the table is documented in etc/tincan.conf. */
+START_TEST(test_config_shipped_files)
+{
+	struct config cfg;
+	char err[512];
+	struct sockaddr_storage lo;
+	FILE *f;
+	char *text;
+	long len;
+
+	ck_assert_msg(config_load(&cfg, TOP_SRCDIR "/etc/tincan.dev.conf", err, sizeof(err)) == 0, "%s", err);
+	addr_parse_ip("127.0.0.1", 1, &lo);
+	ck_assert(peer_acl_permits(&cfg.turn.peers, &lo));
+	ck_assert_int_eq(cfg.turn.n_users, 1);
+	ck_assert_str_eq(cfg.turn.users[0].name, "demo");
+	ck_assert_ptr_nonnull(strstr(cfg.http.html_dir, "/etc/../html"));
+	config_free(&cfg);
+
+	/* Production needs a relay address when listening on 0.0.0.0; the shipped file says so. */
+	ck_assert_int_eq(config_load(&cfg, TOP_SRCDIR "/etc/tincan.conf", err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "turn.relay_address: required"));
+
+	f = fopen(TOP_SRCDIR "/etc/tincan.conf", "r");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)len + 1);
+	ck_assert_int_eq(fread(text, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	for (size_t i = 0; config_option_path(i); i++) {
+		const char *dot = strrchr(config_option_path(i), '.');
+		const char *name = dot ? dot + 1 : config_option_path(i);
+		char needle[128];
+		snprintf(needle, sizeof(needle), "%s =", name);
+		ck_assert_msg(strstr(text, needle), "etc/tincan.conf does not document %s",
+			      config_option_path(i));
+	}
+	free(text);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("core");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_addr_parse);
+	tcase_add_test(tc, test_addr_canonical);
+	tcase_add_test(tc, test_cidr);
+	tcase_add_test(tc, test_peer_acl_default);
+	tcase_add_test(tc, test_peer_acl_allow_wins);
+	tcase_add_test(tc, test_cred_rest_vector);
+	tcase_add_test(tc, test_cred_mint_check);
+	tcase_add_test(tc, test_config_defaults);
+	tcase_add_test(tc, test_config_errors);
+	tcase_add_test(tc, test_config_missing_file);
+	tcase_add_test(tc, test_config_shipped_files);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
