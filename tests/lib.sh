@@ -69,3 +69,22 @@ stop_tincand() {
 	TINCAND_PID=
 	[ "$rc" -eq 0 ] || { echo "tincand exited with status $rc"; return 1; }
 }
+
+# node_stage — prints a folder in the build tree holding a copy of tests/{api,e2e} next to a
+# node_modules with tests/package.json's packages. Node resolves ES module imports from the
+# importing file's location, so test files must sit beside node_modules; copying them keeps the
+# source tree read-only (make distcheck). Uses the source tree's node_modules if tools/install-deps
+# made it, otherwise runs `npm ci` in the stage.
+node_stage() {
+	local stage="${TOP_BUILDDIR:-$(pwd)}/tests/node-stage"
+	mkdir -p "$stage"
+	cp -R "$TOP_SRCDIR/tests/api" "$TOP_SRCDIR/tests/e2e" "$stage/" 2>/dev/null
+	cp "$TOP_SRCDIR/tests/package.json" "$TOP_SRCDIR/tests/package-lock.json" "$stage/"
+	chmod -R u+w "$stage"
+	if [ -d "$TOP_SRCDIR/tests/node_modules" ]; then
+		ln -sfn "$TOP_SRCDIR/tests/node_modules" "$stage/node_modules"
+	elif [ ! -d "$stage/node_modules" ]; then
+		(cd "$stage" && npm ci --no-audit --no-fund --loglevel=error) >&2 || return 1
+	fi
+	echo "$stage"
+}
