@@ -192,8 +192,7 @@ int stun_build_finish(struct stun_builder *b, size_t *len);
 bool turn_is_channeldata(const uint8_t *buf, size_t len);
 
 /* Parses a ChannelData message: @channel (host order), @data points into @buf, @data_len bytes.
- * Over UDP @len may exceed 4 + data_len (padding); over TCP the caller frames with
- * turn_channeldata_frame_len(). Returns 0, or -EBADMSG (short, or channel outside 0x4000-0x4FFF). */
+ * Over UDP @len may exceed 4 + data_len (padding). Returns 0, or -EBADMSG (short, or channel outside 0x4000-0x4FFF). */
 int turn_channeldata_parse(const uint8_t *buf, size_t len, uint16_t *channel,
 			   const uint8_t **data, uint16_t *data_len);
 
