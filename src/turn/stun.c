@@ -784,18 +784,18 @@ int stun_build_finish(struct stun_builder *b, size_t *len)
 
 /* ---- ChannelData (RFC 8656 §12.4) -------------------------------------------------------------- */
 
-/* True if @buf (@len >= 1 bytes) starts with 0x40..0x4F: the first byte of a channel number, which
+/* True if @buf (@len >= 1 bytes) starts with 0x40..0x7F: the first byte of a channel number, which
  * RFC 7983 places outside STUN's 0x00..0x03 and DTLS's 0x14..0x3F. Says nothing of the rest. */
 bool turn_is_channeldata(const uint8_t *buf, size_t len)
 {
-	return buf && len >= 1 && buf[0] >= 0x40 && buf[0] <= 0x4F;
+	return buf && len >= 1 && buf[0] >= 0x40 && buf[0] <= 0x7F;
 }
 
 /*
  * Parses ChannelData: a 2-byte channel number and 2-byte data length (network order), then the data.
  * @channel gets the number in host order, @data points into @buf, @data_len is the header's length.
  * Bytes after the data (UDP padding, or the next frame over TCP) are not looked at.
- * Returns 0; -EBADMSG if @len < 4, the channel is outside 0x4000-0x4FFF (RFC 8656 §12) or the data
+ * Returns 0; -EBADMSG if @len < 4, the channel is outside TURN_CHANNEL_MIN..MAX (see stun.h) or the data
  * length exceeds @len - 4; -EINVAL for a NULL argument.
  */
 int turn_channeldata_parse(const uint8_t *buf, size_t len, uint16_t *channel,

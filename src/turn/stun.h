@@ -183,16 +183,23 @@ void stun_build_fingerprint(struct stun_builder *b);
  * Returns 0, or the sticky error (-ENOSPC: @cap too small; -EINVAL: bad argument). */
 int stun_build_finish(struct stun_builder *b, size_t *len);
 
-/* ChannelData (RFC 8656 §12.4). Channel numbers 0x4000-0x4FFF are valid (§12). */
+/*
+ * ChannelData (RFC 8656 §12.4). RFC 8656 §12 has clients pick channels in 0x4000-0x4FFF, but
+ * RFC 5766 §11, which it obsoletes, allowed 0x4000-0x7FFF, and clients written to it still pick
+ * from the whole range (coturn's turnutils_uclient does; coturn and pion servers accept it).
+ * Refusing them would break those clients for nothing: on a TURN server's client-facing socket
+ * only STUN and ChannelData arrive, and first bytes 0x50-0x7F collide with no other protocol there
+ * (RFC 7983). So tincan accepts the RFC 5766 range; a deliberate, documented deviation.
+ */
 #define TURN_CHANNEL_MIN 0x4000
-#define TURN_CHANNEL_MAX 0x4FFF
+#define TURN_CHANNEL_MAX 0x7FFF
 #define TURN_CHANNELDATA_HDR 4
 
-/* True if @buf starts with a byte in 0x40..0x4F (a ChannelData message, RFC 8656 §12.4). */
+/* True if @buf starts with a byte in 0x40..0x7F (a ChannelData message, RFC 8656 §12.4). */
 bool turn_is_channeldata(const uint8_t *buf, size_t len);
 
 /* Parses a ChannelData message: @channel (host order), @data points into @buf, @data_len bytes.
- * Over UDP @len may exceed 4 + data_len (padding). Returns 0, or -EBADMSG (short, or channel outside 0x4000-0x4FFF). */
+ * Over UDP @len may exceed 4 + data_len (padding). Returns 0, or -EBADMSG (short, or channel outside TURN_CHANNEL_MIN..MAX). */
 int turn_channeldata_parse(const uint8_t *buf, size_t len, uint16_t *channel,
 			   const uint8_t **data, uint16_t *data_len);
 

@@ -958,7 +958,7 @@ END_TEST
 
 START_TEST(channeldata_parse)
 {
-	/* Channels 0x4000..0x4FFF parse; data_len up to len - 4; trailing padding is ignored. */
+	/* Channels 0x4000..0x7FFF (RFC 5766 range, see stun.h) parse; data_len up to len - 4; trailing padding is ignored. */
 	uint8_t buf[12] = { 0 };
 	const uint8_t *data;
 	uint16_t ch, dlen;
@@ -972,9 +972,9 @@ START_TEST(channeldata_parse)
 	ck_assert_uint_eq(dlen, 5);
 	ck_assert_ptr_eq(data, buf + 4);
 
-	turn_channeldata_header(buf, 0x4FFF, 8);
+	turn_channeldata_header(buf, 0x7FFF, 8);
 	ck_assert_int_eq(turn_channeldata_parse(buf, 12, &ch, &data, &dlen), 0);
-	ck_assert_uint_eq(ch, 0x4FFF);
+	ck_assert_uint_eq(ch, 0x7FFF);
 	ck_assert_int_eq(turn_channeldata_parse(buf, 11, &ch, &data, &dlen), -EBADMSG);
 
 	turn_channeldata_header(buf, 0x4001, 0);
@@ -985,7 +985,7 @@ END_TEST
 
 START_TEST(channeldata_rejects)
 {
-	/* -EBADMSG for channel 0x3FFF or 0x5000, fewer than 4 bytes, a length past the buffer. */
+	/* -EBADMSG for channel 0x3FFF or 0x8000, fewer than 4 bytes, a length past the buffer. */
 	uint8_t buf[8] = { 0 };
 	const uint8_t *data;
 	uint16_t ch, dlen;
@@ -993,7 +993,7 @@ START_TEST(channeldata_rejects)
 	turn_channeldata_header(buf, 0x3FFF, 0);
 	ck_assert_int_eq(turn_channeldata_parse(buf, 8, &ch, &data, &dlen), -EBADMSG);
 	ck_assert(!turn_is_channeldata(buf, 8));
-	turn_channeldata_header(buf, 0x5000, 0);
+	turn_channeldata_header(buf, 0x8000, 0);
 	ck_assert_int_eq(turn_channeldata_parse(buf, 8, &ch, &data, &dlen), -EBADMSG);
 	ck_assert(!turn_is_channeldata(buf, 8));
 	turn_channeldata_header(buf, 0x4000, 0);

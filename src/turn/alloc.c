@@ -1,0 +1,435 @@
+/*
+ * alloc: TURN allocations, permissions and channels (RFC 8656 §7, §9, §12), and the relay port pool.
+ *
+ * Ownership is a tree: a worker owns its allocations; an allocation owns its relay socket, its read
+ * event, its lifetime timer, its permissions and its channels; each permission and channel owns its
+ * own timer. Destroying a node destroys its subtree and cancels every timer in it, so an expiry is
+ * one call and turn_server_stop is one loop over the allocations.
+ *
+ * Everything here runs on the owning worker's thread; nothing here is on the per-datagram path
+ * except the O(1) finds.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "core/log.h"
+#include "turn/turn_priv.h"
+
+/* ---- keys ---- */
+
+void turn_key_set(struct turn_key *k, const struct sockaddr_storage *a, bool with_port)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = a->ss_family;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)a;
+		memcpy(k->ip, &s->sin_addr, 4);
+		if (with_port)
+			k->port = s->sin_port;
+	} else if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)a;
+		memcpy(k->ip, &s->sin6_addr, 16);
+		if (with_port)
+			k->port = s->sin6_port;
+	}
+}
+
+static time_t mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* Arms (or rearms) a one-shot timer @seconds from now. */
+static void timer_arm(struct event *ev, uint32_t seconds)
+{
+	struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
+
+	evtimer_add(ev, &tv);
+}
+
+/* ---- port pool ---- */
+
+int turn_ports_init(struct turn_ports *p, uint16_t lo, uint16_t hi, uint32_t seed)
+{
+	size_t n;
+
+	if (!p || lo > hi)
+		return -EINVAL;
+	n = (size_t)hi - lo + 1;
+	p->held = calloc((n + 63) / 64, sizeof(uint64_t));
+	if (!p->held)
+		return -ENOMEM;
+	p->lo = lo;
+	p->hi = hi;
+	p->rng = seed ? seed : 0x9e3779b9u;
+	return 0;
+}
+
+void turn_ports_free(struct turn_ports *p)
+{
+	free(p->held);
+	p->held = NULL;
+}
+
+static bool port_held(const struct turn_ports *p, uint16_t port)
+{
+	unsigned i = port - p->lo;
+
+	return p->held[i / 64] >> (i % 64) & 1;
+}
+
+static void port_mark(struct turn_ports *p, uint16_t port, bool held)
+{
+	unsigned i = port - p->lo;
+
+	if (held)
+		p->held[i / 64] |= UINT64_C(1) << (i % 64);
+	else
+		p->held[i / 64] &= ~(UINT64_C(1) << (i % 64));
+}
+
+/* xorshift32: the search start only needs to be unpredictable enough to spread allocations over
+ * the range, not cryptographically random (a client learns its port anyway). */
+static uint32_t port_rand(struct turn_ports *p)
+{
+	uint32_t x = p->rng;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	p->rng = x;
+	return x;
+}
+
+/*
+ * Binds @fd to @ip on a port of the pool that none of our allocations holds, starting at a random
+ * port and visiting each port at most once, so one Allocate costs at most one pass over the range.
+ * A port another process holds fails with EADDRINUSE and is skipped; it is not remembered, because
+ * that process may let it go. Returns the port, or -EADDRNOTAVAIL when the pass finds none.
+ */
+static int ports_bind(struct turn_ports *p, int fd, const struct sockaddr_storage *ip, bool even)
+{
+	uint32_t n = (uint32_t)p->hi - p->lo + 1;
+	uint32_t start = port_rand(p) % n;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint16_t port = (uint16_t)(p->lo + (start + i) % n);
+		struct sockaddr_storage a = *ip;
+
+		if (port_held(p, port) || (even && port % 2))
+			continue;
+		addr_set_port(&a, port);
+		if (bind(fd, (const struct sockaddr *)&a, addr_len(&a)) == 0) {
+			port_mark(p, port, true);
+			return port;
+		}
+		if (errno != EADDRINUSE && errno != EACCES)
+			return -errno;
+	}
+	return -EADDRNOTAVAIL;
+}
+
+/* ---- permissions ---- */
+
+static void perm_destroy(struct turn_perm *p)
+{
+	HASH_DEL(p->al->perms, p);
+	event_free(p->timer);
+	TURN_CTR_SUB(p->al->w->srv, permissions_now, 1);
+	free(p);
+}
+
+static void perm_expired(evutil_socket_t fd, short what, void *arg)
+{
+	perm_destroy(arg);
+}
+
+struct turn_perm *turn_perm_find(struct turn_alloc *al, const struct sockaddr_storage *peer)
+{
+	struct turn_key k;
+	struct turn_perm *p;
+
+	turn_key_set(&k, peer, false);
+	HASH_FIND(hh, al->perms, &k, sizeof(k), p);
+	return p;
+}
+
+int turn_perm_set(struct turn_alloc *al, const struct sockaddr_storage *peer)
+{
+	struct turn_perm *p = turn_perm_find(al, peer);
+	int err = 0;
+
+	if (p) {
+		timer_arm(p->timer, TURN_PERM_LIFETIME);
+		return 0;
+	}
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	turn_key_set(&p->key, peer, false);
+	p->al = al;
+	p->timer = evtimer_new(al->w->base, perm_expired, p);
+	if (!p->timer) {
+		err = -ENOMEM;
+		goto out;
+	}
+	timer_arm(p->timer, TURN_PERM_LIFETIME);
+
+out:
+	if (err) {
+		free(p);
+		return err;
+	}
+	HASH_ADD(hh, al->perms, key, sizeof(p->key), p);
+	TURN_CTR_ADD(al->w->srv, permissions_now, 1);
+	return 0;
+}
+
+/* ---- channels ---- */
+
+static void chan_destroy(struct turn_chan *c)
+{
+	HASH_DELETE(hh_num, c->al->chans_num, c);
+	HASH_DELETE(hh_peer, c->al->chans_peer, c);
+	event_free(c->timer);
+	if (!c->cooling)
+		TURN_CTR_SUB(c->al->w->srv, channels_now, 1);
+	free(c);
+}
+
+/* A binding that was not refreshed in time stops relaying but keeps its number and peer for
+ * TURN_CHAN_COOLDOWN seconds, so that late ChannelData for the old peer can never reach a new one
+ * (RFC 8656 §12: neither may be rebound to something else for 5 minutes). Then it is freed. */
+static void chan_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct turn_chan *c = arg;
+
+	if (c->cooling) {
+		chan_destroy(c);
+		return;
+	}
+	c->cooling = true;
+	TURN_CTR_SUB(c->al->w->srv, channels_now, 1);
+	timer_arm(c->timer, TURN_CHAN_COOLDOWN);
+}
+
+struct turn_chan *turn_chan_find_num(struct turn_alloc *al, uint16_t num)
+{
+	struct turn_chan *c;
+
+	HASH_FIND(hh_num, al->chans_num, &num, sizeof(num), c);
+	return c;
+}
+
+struct turn_chan *turn_chan_find_peer(struct turn_alloc *al, const struct sockaddr_storage *peer)
+{
+	struct turn_key k;
+	struct turn_chan *c;
+
+	turn_key_set(&k, peer, true);
+	HASH_FIND(hh_peer, al->chans_peer, &k, sizeof(k), c);
+	return c;
+}
+
+int turn_chan_set(struct turn_alloc *al, uint16_t num, const struct sockaddr_storage *peer)
+{
+	struct turn_chan *c = turn_chan_find_num(al, num);
+	int err = 0;
+
+	if (c) {
+		if (c->cooling) {
+			c->cooling = false;
+			TURN_CTR_ADD(al->w->srv, channels_now, 1);
+		}
+		timer_arm(c->timer, TURN_CHAN_LIFETIME);
+		return 0;
+	}
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->num = num;
+	c->peer = *peer;
+	turn_key_set(&c->key, peer, true);
+	c->al = al;
+	c->timer = evtimer_new(al->w->base, chan_expired, c);
+	if (!c->timer) {
+		err = -ENOMEM;
+		goto out;
+	}
+	timer_arm(c->timer, TURN_CHAN_LIFETIME);
+
+out:
+	if (err) {
+		free(c);
+		return err;
+	}
+	HASH_ADD(hh_num, al->chans_num, num, sizeof(c->num), c);
+	HASH_ADD(hh_peer, al->chans_peer, key, sizeof(c->key), c);
+	TURN_CTR_ADD(al->w->srv, channels_now, 1);
+	return 0;
+}
+
+/* ---- allocations ---- */
+
+static void alloc_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct turn_alloc *al = arg;
+	char ca[ADDR_STRLEN];
+
+	log_debug("turn: allocation of %s expired", addr_str(&al->client, ca));
+	turn_alloc_destroy(al);
+}
+
+struct turn_alloc *turn_alloc_find(struct turn_worker *w, const struct sockaddr_storage *client)
+{
+	struct turn_key k;
+	struct turn_alloc *al;
+
+	turn_key_set(&k, client, true);
+	HASH_FIND(hh, w->allocs, &k, sizeof(k), al);
+	return al;
+}
+
+void turn_alloc_refresh(struct turn_alloc *al, uint32_t seconds)
+{
+	al->expires = mono_now() + seconds;
+	timer_arm(al->timer, seconds);
+}
+
+uint32_t turn_alloc_remaining(const struct turn_alloc *al)
+{
+	time_t now = mono_now();
+
+	return al->expires > now ? (uint32_t)(al->expires - now) : 0;
+}
+
+/* Opens the relay socket: non-blocking UDP on the relay IP's family, with DF if asked. */
+static int relay_socket(int family, bool dont_fragment)
+{
+	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (dont_fragment) {
+		/* DONT-FRAGMENT (RFC 8656 §14.8): set DF on datagrams to peers and never fragment
+		 * locally; a too-big datagram then fails instead of being fragmented. */
+		int v = IP_PMTUDISC_DO;
+		if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof(v)) < 0) {
+			int err = -errno;
+			close(fd);
+			return err;
+		}
+	}
+	return fd;
+}
+
+int turn_alloc_create(struct turn_alloc **out, struct turn_worker *w,
+		      const struct turn_alloc_req *rq)
+{
+	const struct config *cfg;
+	struct turn_alloc *al;
+	char ca[ADDR_STRLEN], sa[ADDR_STRLEN], ra[ADDR_STRLEN];
+	int err = 0, port;
+
+	if (!out || !w || !rq || !rq->client || !rq->user || !rq->lifetime)
+		return -EINVAL;
+	cfg = w->srv->cfg;
+
+	al = calloc(1, sizeof(*al));
+	if (!al)
+		return -ENOMEM;
+	al->fd = -1;
+	al->w = w;
+	al->client = *rq->client;
+	turn_key_set(&al->key, rq->client, true);
+	snprintf(al->user, sizeof(al->user), "%s", rq->user);
+
+	al->fd = relay_socket(cfg->turn.relay_ip.ss_family, rq->dont_fragment);
+	if (al->fd < 0) {
+		err = al->fd;
+		goto out;
+	}
+	port = ports_bind(&w->ports, al->fd, &cfg->turn.relay_ip, rq->even_port);
+	if (port < 0) {
+		err = port;
+		goto out;
+	}
+	al->port = (uint16_t)port;
+	al->relayed = cfg->turn.relay_ip;
+	addr_set_port(&al->relayed, al->port);
+
+	al->ev = event_new(w->base, al->fd, EV_READ | EV_PERSIST, turn_relay_from_peer, al);
+	al->timer = evtimer_new(w->base, alloc_expired, al);
+	if (!al->ev || !al->timer) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (event_add(al->ev, NULL) < 0) {
+		err = -ENOMEM;
+		goto out;
+	}
+	turn_alloc_refresh(al, rq->lifetime);
+
+out:
+	if (err) {
+		if (al->ev)
+			event_free(al->ev);
+		if (al->timer)
+			event_free(al->timer);
+		if (al->port)
+			port_mark(&w->ports, al->port, false);
+		if (al->fd >= 0)
+			close(al->fd);
+		free(al);
+		return err;
+	}
+	HASH_ADD(hh, w->allocs, key, sizeof(al->key), al);
+	TURN_CTR_ADD(w->srv, allocations_now, 1);
+	TURN_CTR_ADD(w->srv, allocations_total, 1);
+	log_info("turn: allocation created: %s -> %s udp, user %s, relayed %s, lifetime %u s",
+		 addr_str(&al->client, ca), addr_str(&w->local, sa), al->user,
+		 addr_str(&al->relayed, ra), rq->lifetime);
+	*out = al;
+	return 0;
+}
+
+void turn_alloc_destroy(struct turn_alloc *al)
+{
+	struct turn_perm *p, *ptmp;
+	struct turn_chan *c, *ctmp;
+	struct turn_worker *w;
+	char ca[ADDR_STRLEN], sa[ADDR_STRLEN], ra[ADDR_STRLEN];
+
+	if (!al)
+		return;
+	w = al->w;
+	HASH_ITER(hh, al->perms, p, ptmp)
+		perm_destroy(p);
+	HASH_ITER(hh_num, al->chans_num, c, ctmp)
+		chan_destroy(c);
+	HASH_DEL(w->allocs, al);
+	event_free(al->ev);
+	event_free(al->timer);
+	close(al->fd);
+	port_mark(&w->ports, al->port, false);
+	TURN_CTR_SUB(w->srv, allocations_now, 1);
+	log_info("turn: allocation deleted: %s -> %s udp, user %s, relayed %s; to peers %llu pkts "
+		 "%llu bytes, to client %llu pkts %llu bytes",
+		 addr_str(&al->client, ca), addr_str(&w->local, sa), al->user,
+		 addr_str(&al->relayed, ra), (unsigned long long)al->pkts_out,
+		 (unsigned long long)al->bytes_out, (unsigned long long)al->pkts_in,
+		 (unsigned long long)al->bytes_in);
+	free(al);
+}

@@ -1,0 +1,526 @@
+/*
+ * request: STUN requests and indications from TURN clients (RFC 8489 §6.3, RFC 8656 §7-§11).
+ *
+ * Processing order for a request, as the RFCs lay it out:
+ *   parse (unparsable: dropped, counted, never answered)
+ *   -> Binding: answered without credentials (RFC 8489 §6.3.1)
+ *   -> the long-term credential checks, one place (authenticate; RFC 8489 §9.2.4)
+ *   -> unknown comprehension-required attributes: 420 (RFC 8489 §6.3.1, after authentication)
+ *   -> the allocation's username: 441 (RFC 8656 §5)
+ *   -> the method.
+ * Once a request is authenticated every answer to it, error or success, carries MESSAGE-INTEGRITY
+ * with the request's key; every answer carries SOFTWARE and FINGERPRINT.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "turn/turn_priv.h"
+
+#define SOFTWARE "tincan/" PACKAGE_VERSION
+
+/* REQUESTED-ADDRESS-FAMILY values (RFC 8656 §18.11). */
+#define FAMILY_IPV4 0x01
+#define FAMILY_IPV6 0x02
+
+/* One request being answered. */
+struct req {
+	struct turn_worker *w;
+	struct turn_server *srv;
+	const struct sockaddr_storage *from;
+	const struct stun_msg *m;
+	bool authed;                     /* key is valid: answers carry MESSAGE-INTEGRITY */
+	uint8_t key[16];
+	char user[CRED_USERNAME_MAX];
+};
+
+static const char *reason(int code)
+{
+	switch (code) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthenticated";
+	case 403: return "Forbidden";
+	case 420: return "Unknown Attribute";
+	case 437: return "Allocation Mismatch";
+	case 438: return "Stale Nonce";
+	case 440: return "Address Family not Supported";
+	case 441: return "Wrong Credentials";
+	case 442: return "Unsupported Transport Protocol";
+	case 443: return "Peer Address Family Mismatch";
+	case 508: return "Insufficient Capacity";
+	default: return "Server Error";
+	}
+}
+
+/* ---- answers ---- */
+
+static void reply_init(struct req *r, struct stun_builder *b, uint16_t cls)
+{
+	stun_build_init(b, r->w->sbuf, sizeof(r->w->sbuf), r->m->method, cls, r->m->tid);
+}
+
+/* Appends SOFTWARE, MESSAGE-INTEGRITY if authenticated and FINGERPRINT, then sends. Stores the
+ * message length in @len if non-NULL. Returns 0, or the builder's error (nothing is sent). */
+static int reply_send(struct req *r, struct stun_builder *b, size_t *len)
+{
+	size_t n;
+	int err;
+
+	stun_build_attr(b, STUN_ATTR_SOFTWARE, SOFTWARE, strlen(SOFTWARE));
+	if (r->authed)
+		stun_build_integrity(b, r->key, sizeof(r->key));
+	stun_build_fingerprint(b);
+	err = stun_build_finish(b, &n);
+	if (err) {
+		log_warn("turn: cannot build an answer (method 0x%03x): %s", r->m->method,
+			 strerror(-err));
+		return err;
+	}
+	turn_send_client(r->w, r->from, b->buf, n);
+	TURN_CTR_ADD(r->srv, requests, 1);
+	if (len)
+		*len = n;
+	return 0;
+}
+
+/* Answers with error @code; 401 and 438 carry REALM and a fresh NONCE, 420 the unknown types. */
+static void reply_error(struct req *r, int code)
+{
+	struct stun_builder b;
+	char ca[ADDR_STRLEN];
+
+	log_debug("turn: %d %s to %s (method 0x%03x)", code, reason(code), addr_str(r->from, ca),
+		  r->m->method);
+	reply_init(r, &b, STUN_CLASS_ERROR);
+	stun_build_error(&b, code, reason(code));
+	if (code == 401 || code == 438) {
+		const char *realm = r->srv->cfg->turn.realm;
+		char nonce[TURN_NONCE_LEN + 1];
+
+		turn_nonce_make(r->srv, r->from, nonce);
+		stun_build_attr(&b, STUN_ATTR_REALM, realm, strlen(realm));
+		stun_build_attr(&b, STUN_ATTR_NONCE, nonce, TURN_NONCE_LEN);
+	}
+	if (code == 420)
+		stun_build_unknown(&b, r->m->unknown, r->m->n_unknown);
+	reply_send(r, &b, NULL);
+}
+
+/* Answers success with no attribute of its own (CreatePermission, ChannelBind). */
+static void reply_ok(struct req *r)
+{
+	struct stun_builder b;
+
+	reply_init(r, &b, STUN_CLASS_SUCCESS);
+	reply_send(r, &b, NULL);
+}
+
+/* ---- checks ---- */
+
+/*
+ * The long-term credential mechanism (RFC 8489 §9.2.4). Returns 0 with r->key and r->user set, or
+ * a negative errno after answering: 401 without MESSAGE-INTEGRITY (the normal first exchange, not
+ * a failure); 400 if USERNAME, REALM or NONCE is missing; 401 for an unknown or expired user or a
+ * wrong MESSAGE-INTEGRITY (counted in auth_failures); 438 for a nonce that is not valid.
+ */
+static int authenticate(struct req *r)
+{
+	const struct stun_msg *m = r->m;
+	const struct stun_attr *user, *realm, *nonce;
+	int err;
+
+	if (m->mi < 0) {
+		reply_error(r, 401);
+		return -EACCES;
+	}
+	user = stun_msg_attr(m, STUN_ATTR_USERNAME);
+	realm = stun_msg_attr(m, STUN_ATTR_REALM);
+	nonce = stun_msg_attr(m, STUN_ATTR_NONCE);
+	if (!user || !realm || !nonce) {
+		reply_error(r, 400);
+		return -EBADMSG;
+	}
+	err = turn_auth_key(r->srv, user->val, user->len, r->user, r->key);
+	if (err) {
+		TURN_CTR_ADD(r->srv, auth_failures, 1);
+		reply_error(r, 401);
+		return -EACCES;
+	}
+	if (turn_nonce_check(r->srv, r->from, nonce->val, nonce->len)) {
+		reply_error(r, 438);
+		return -EACCES;
+	}
+	if (stun_msg_check_integrity(m, r->key, sizeof(r->key))) {
+		TURN_CTR_ADD(r->srv, auth_failures, 1);
+		reply_error(r, 401);
+		return -EACCES;
+	}
+	r->authed = true;
+	return 0;
+}
+
+/*
+ * The desired lifetime in seconds (RFC 8656 §7.2 and §7.3): absent -> the default; 0 -> 0 (Refresh
+ * deletes; Allocate takes the default); otherwise clamped to [default, max]. Returns 0, or -EBADMSG
+ * for a LIFETIME that is not 4 bytes.
+ */
+static int lifetime_get(const struct stun_msg *m, uint32_t *out)
+{
+	const struct stun_attr *a = stun_msg_attr(m, TURN_ATTR_LIFETIME);
+	uint32_t v;
+
+	if (!a) {
+		*out = TURN_LIFETIME_DEFAULT;
+		return 0;
+	}
+	if (stun_attr_u32(a, &v))
+		return -EBADMSG;
+	if (v == 0)
+		*out = 0;
+	else if (v < TURN_LIFETIME_DEFAULT)
+		*out = TURN_LIFETIME_DEFAULT;
+	else
+		*out = v > TURN_LIFETIME_MAX ? TURN_LIFETIME_MAX : v;
+	return 0;
+}
+
+/*
+ * Decodes XOR-PEER-ADDRESS @a and checks it against allocation @al. Returns 0, or the error code
+ * to answer: 400 malformed, 443 not the relay's family (RFC 8656 §9.1), 403 refused by the peer
+ * ACL (RFC 8656 §21.3).
+ */
+static int peer_get(struct req *r, const struct turn_alloc *al, const struct stun_attr *a,
+		    struct sockaddr_storage *peer)
+{
+	if (stun_attr_xor_addr(r->m, a, peer))
+		return 400;
+	if (peer->ss_family != al->relayed.ss_family)
+		return 443;
+	if (!peer_acl_permits(&r->srv->cfg->turn.peers, peer))
+		return 403;
+	return 0;
+}
+
+/* ---- methods ---- */
+
+/* Binding (RFC 8489 §6.3.1): the reflexive address, no credentials. */
+static void on_binding(struct req *r)
+{
+	struct stun_builder b;
+
+	if (r->m->n_unknown) {
+		reply_error(r, 420);
+		return;
+	}
+	reply_init(r, &b, STUN_CLASS_SUCCESS);
+	stun_build_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, r->from);
+	reply_send(r, &b, NULL);
+}
+
+/* Allocate (RFC 8656 §7.2), steps in the RFC's order. */
+static void on_allocate(struct req *r, struct turn_alloc *al)
+{
+	const struct stun_msg *m = r->m;
+	const struct config *cfg = r->srv->cfg;
+	const struct stun_attr *a, *even, *token;
+	struct turn_alloc_req rq = { .client = r->from, .user = r->user };
+	struct sockaddr_storage relayed;
+	struct stun_builder b;
+	uint32_t v;
+	size_t len;
+	int err;
+
+	/* 1. One allocation per 5-tuple. The same transaction again is a retransmission whose
+	 * answer was lost: resend that answer verbatim (it is the same request, same key). */
+	if (al) {
+		if (memcmp(al->tid, m->tid, STUN_TID_LEN) == 0 && strcmp(al->user, r->user) == 0 &&
+		    al->resp_len) {
+			turn_send_client(r->w, r->from, al->resp, al->resp_len);
+			TURN_CTR_ADD(r->srv, requests, 1);
+		} else {
+			reply_error(r, 437);
+		}
+		return;
+	}
+
+	/* 2. REQUESTED-TRANSPORT: required, and UDP is the only relay transport here. */
+	a = stun_msg_attr(m, TURN_ATTR_REQUESTED_TRANSPORT);
+	if (!a || stun_attr_u32(a, &v)) {
+		reply_error(r, 400);
+		return;
+	}
+	if (v >> 24 != IPPROTO_UDP) {
+		reply_error(r, 442);
+		return;
+	}
+
+	/* 3. DONT-FRAGMENT is supported: IP_PMTUDISC_DO on the relay socket (alloc.c). */
+	rq.dont_fragment = stun_msg_attr(m, TURN_ATTR_DONT_FRAGMENT) != NULL;
+
+	/* 4-5. EVEN-PORT and RESERVATION-TOKEN. We honour EVEN-PORT without the R bit. We never
+	 * reserve the next port, so we never hand out a token: R=1 is a request we cannot satisfy
+	 * and any RESERVATION-TOKEN is "not valid"; RFC 8656 §7.2 answers both with 508. Both
+	 * attributes together is a 400. (These 508s are not counted in port_exhausted.) */
+	even = stun_msg_attr(m, TURN_ATTR_EVEN_PORT);
+	token = stun_msg_attr(m, TURN_ATTR_RESERVATION_TOKEN);
+	if ((even && token) || (even && even->len < 1) || (token && token->len != 8)) {
+		reply_error(r, 400);
+		return;
+	}
+	if ((even && (even->val[0] & 0x80)) || token) {
+		reply_error(r, 508);
+		return;
+	}
+	rq.even_port = even != NULL;
+
+	/* 6. REQUESTED-ADDRESS-FAMILY: IPv4 relayed addresses only for now (440 otherwise). */
+	a = stun_msg_attr(m, TURN_ATTR_REQUESTED_ADDRESS_FAMILY);
+	if (a && a->len != 4) {
+		reply_error(r, 400);
+		return;
+	}
+	if (a && a->val[0] != FAMILY_IPV4) {
+		reply_error(r, 440);
+		return;
+	}
+
+	/* 7. Lifetime: 0 or less than the default gets the default. */
+	if (lifetime_get(m, &rq.lifetime)) {
+		reply_error(r, 400);
+		return;
+	}
+	if (rq.lifetime == 0)
+		rq.lifetime = TURN_LIFETIME_DEFAULT;
+
+	/* 8. The relayed transport address. */
+	err = turn_alloc_create(&al, r->w, &rq);
+	if (err) {
+		if (err == -EADDRNOTAVAIL) {
+			TURN_CTR_ADD(r->srv, port_exhausted, 1);
+			log_warn("turn: no relay port left for %s", r->user);
+		} else {
+			log_warn("turn: cannot create an allocation: %s", strerror(-err));
+		}
+		reply_error(r, 508);
+		return;
+	}
+
+	/* 9. Success. Behind a 1:1 NAT the relayed address is reported with the external IP. */
+	relayed = al->relayed;
+	if (cfg->turn.external_ip.ss_family == relayed.ss_family) {
+		relayed = cfg->turn.external_ip;
+		addr_set_port(&relayed, al->port);
+	}
+	reply_init(r, &b, STUN_CLASS_SUCCESS);
+	stun_build_xor_addr(&b, TURN_ATTR_XOR_RELAYED_ADDRESS, &relayed);
+	stun_build_u32(&b, TURN_ATTR_LIFETIME, rq.lifetime);
+	stun_build_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, r->from);
+	if (reply_send(r, &b, &len)) {
+		turn_alloc_destroy(al);
+		return;
+	}
+	memcpy(al->tid, m->tid, STUN_TID_LEN);
+	if (len <= sizeof(al->resp)) {
+		memcpy(al->resp, b.buf, len);
+		al->resp_len = len;
+	}
+}
+
+/* Refresh (RFC 8656 §7.3): LIFETIME 0 deletes the allocation. */
+static void on_refresh(struct req *r, struct turn_alloc *al)
+{
+	const struct stun_attr *a;
+	struct stun_builder b;
+	uint32_t lifetime;
+
+	if (!al) {
+		reply_error(r, 437);
+		return;
+	}
+	a = stun_msg_attr(r->m, TURN_ATTR_REQUESTED_ADDRESS_FAMILY);
+	if (a && (a->len != 4 || a->val[0] != FAMILY_IPV4)) {
+		reply_error(r, a->len != 4 ? 400 : 443);
+		return;
+	}
+	if (lifetime_get(r->m, &lifetime)) {
+		reply_error(r, 400);
+		return;
+	}
+	if (lifetime == 0)
+		turn_alloc_destroy(al);
+	else
+		turn_alloc_refresh(al, lifetime);
+
+	reply_init(r, &b, STUN_CLASS_SUCCESS);
+	stun_build_u32(&b, TURN_ATTR_LIFETIME, lifetime);
+	reply_send(r, &b, NULL);
+}
+
+/* CreatePermission (RFC 8656 §9.2): every XOR-PEER-ADDRESS is checked before any is installed, so
+ * the request succeeds or fails as a whole. */
+static void on_create_permission(struct req *r, struct turn_alloc *al)
+{
+	const struct stun_msg *m = r->m;
+	struct sockaddr_storage peers[STUN_MAX_ATTRS];
+	size_t n = 0;
+	int code;
+
+	if (!al) {
+		reply_error(r, 437);
+		return;
+	}
+	for (size_t i = 0; i < m->n_attrs; i++) {
+		if (m->attrs[i].type != TURN_ATTR_XOR_PEER_ADDRESS)
+			continue;
+		code = peer_get(r, al, &m->attrs[i], &peers[n]);
+		if (code) {
+			reply_error(r, code);
+			return;
+		}
+		n++;
+	}
+	if (n == 0) {
+		reply_error(r, 400);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (turn_perm_set(al, &peers[i])) {
+			reply_error(r, 508);
+			return;
+		}
+	}
+	reply_ok(r);
+}
+
+/* ChannelBind (RFC 8656 §11.2): binds or refreshes a channel and installs or refreshes the
+ * permission for its peer. A number bound to another peer, or a peer bound to another number
+ * (also during the 5 minutes after expiry), is a 400. */
+static void on_channel_bind(struct req *r, struct turn_alloc *al)
+{
+	const struct stun_msg *m = r->m;
+	const struct stun_attr *a;
+	struct sockaddr_storage peer;
+	struct turn_chan *by_num, *by_peer;
+	uint32_t v;
+	uint16_t num;
+	int code;
+
+	if (!al) {
+		reply_error(r, 437);
+		return;
+	}
+	a = stun_msg_attr(m, TURN_ATTR_CHANNEL_NUMBER);
+	if (!a || stun_attr_u32(a, &v)) {
+		reply_error(r, 400);
+		return;
+	}
+	num = (uint16_t)(v >> 16); /* 16-bit number, then 16 bits RFFU */
+	if (num < TURN_CHANNEL_MIN || num > TURN_CHANNEL_MAX) {
+		reply_error(r, 400);
+		return;
+	}
+	a = stun_msg_attr(m, TURN_ATTR_XOR_PEER_ADDRESS);
+	if (!a) {
+		reply_error(r, 400);
+		return;
+	}
+	code = peer_get(r, al, a, &peer);
+	if (code) {
+		reply_error(r, code);
+		return;
+	}
+	by_num = turn_chan_find_num(al, num);
+	by_peer = turn_chan_find_peer(al, &peer);
+	if ((by_num || by_peer) && by_num != by_peer) {
+		reply_error(r, 400);
+		return;
+	}
+	if (turn_chan_set(al, num, &peer) || turn_perm_set(al, &peer)) {
+		reply_error(r, 508);
+		return;
+	}
+	reply_ok(r);
+}
+
+/* Send indication (RFC 8656 §10.2): never answered; anything wrong drops it. */
+static void on_send(struct req *r)
+{
+	const struct stun_msg *m = r->m;
+	const struct stun_attr *pa, *data;
+	struct sockaddr_storage peer;
+	struct turn_alloc *al;
+
+	if (m->n_unknown)
+		return; /* RFC 8489 §6.3.2: an indication with unknown required attributes is dropped */
+	al = turn_alloc_find(r->w, r->from);
+	pa = stun_msg_attr(m, TURN_ATTR_XOR_PEER_ADDRESS);
+	data = stun_msg_attr(m, TURN_ATTR_DATA);
+	if (!al || !pa || !data)
+		return;
+	if (stun_attr_xor_addr(m, pa, &peer) || peer.ss_family != al->relayed.ss_family)
+		return;
+	turn_relay_send_indication(al, &peer, data->val, data->len);
+}
+
+void turn_request_handle(struct turn_worker *w, const struct sockaddr_storage *from,
+			 const uint8_t *buf, size_t len)
+{
+	struct stun_msg m;
+	struct req r = { .w = w, .srv = w->srv, .from = from, .m = &m };
+	struct turn_alloc *al;
+
+	if (stun_msg_parse(&m, buf, len)) {
+		TURN_CTR_ADD(w->srv, malformed, 1);
+		return;
+	}
+	if (m.cls == STUN_CLASS_INDICATION) {
+		/* A Binding indication is a keepalive (RFC 8489 §6.3.2): nothing to do. */
+		if (m.method == TURN_METHOD_SEND)
+			on_send(&r);
+		return;
+	}
+	if (m.cls != STUN_CLASS_REQUEST)
+		return; /* we send no requests, so no response is ours */
+
+	switch (m.method) {
+	case STUN_METHOD_BINDING:
+		on_binding(&r);
+		return;
+	case TURN_METHOD_ALLOCATE:
+	case TURN_METHOD_REFRESH:
+	case TURN_METHOD_CREATE_PERMISSION:
+	case TURN_METHOD_CHANNEL_BIND:
+		break;
+	default:
+		reply_error(&r, 400); /* Send/Data as requests, or a method we do not know */
+		return;
+	}
+
+	if (authenticate(&r))
+		return;
+	if (m.n_unknown) {
+		reply_error(&r, 420);
+		return;
+	}
+	al = turn_alloc_find(w, from);
+	if (al && m.method != TURN_METHOD_ALLOCATE && strcmp(al->user, r.user) != 0) {
+		reply_error(&r, 441);
+		return;
+	}
+
+	switch (m.method) {
+	case TURN_METHOD_ALLOCATE:
+		on_allocate(&r, al);
+		break;
+	case TURN_METHOD_REFRESH:
+		on_refresh(&r, al);
+		break;
+	case TURN_METHOD_CREATE_PERMISSION:
+		on_create_permission(&r, al);
+		break;
+	case TURN_METHOD_CHANNEL_BIND:
+		on_channel_bind(&r, al);
+		break;
+	}
+}

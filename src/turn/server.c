@@ -1,0 +1,455 @@
+/*
+ * server: the TURN relay's threads, sockets and hot paths (RFC 8656 over UDP).
+ *
+ * Design
+ * - One libevent worker per cfg->turn.workers. Each worker owns one listening UDP socket on
+ *   cfg->turn.listen (SO_REUSEPORT when there are several, so the kernel spreads clients by a hash
+ *   of their address and always sends one client to the same worker), a slice of the relay port
+ *   range, and every allocation made through its socket. Nothing on the datagram paths is shared
+ *   between workers except relaxed atomic counters, so the hot paths take no locks.
+ * - The 5-tuple of an allocation is (client address, listening address, UDP). A worker has one
+ *   listening address, so inside a worker the client address alone is the key.
+ * - Demultiplexing on the first byte (RFC 8656 §12, RFC 7983): 0x00-0x3F STUN (request.c),
+ *   0x40-0x7F ChannelData (relay_channeldata below; channel range: see stun.h), anything else is dropped and counted.
+ * - The two relay directions, client -> peer (relay_channeldata) and peer -> client
+ *   (turn_relay_from_peer), each read top to bottom in one function: receive, look up (O(1) hash
+ *   finds), check the permission, send. They allocate nothing: payloads stay in the worker's
+ *   receive buffer, headers are written in front of them or into the worker's send buffer.
+ * - Stopping: turn_server_stop activates each worker's stop event from the caller's thread (libevent
+ *   is set up for pthreads), the worker breaks out of its loop, the caller joins it and then, with
+ *   no thread left, frees every allocation.
+ *
+ * Must never: block a worker (every socket is non-blocking), answer a datagram it could not parse
+ * (a reflector for spoofed sources), or relay to a peer without a permission.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "core/log.h"
+#include "turn/turn_priv.h"
+
+/* Datagrams read per readiness callback: enough to amortise the callback, small enough that one
+ * busy socket cannot starve the others on the same loop. */
+#define READ_BUDGET 64
+
+/* Socket buffers asked for (the kernel caps them at net.core.[rw]mem_max): bursts from many
+ * clients must not be dropped before the loop gets to them. */
+#define SOCK_BUF_BYTES (4 * 1024 * 1024)
+
+static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
+static int evthread_err;
+
+static void evthread_init(void)
+{
+	evthread_err = evthread_use_pthreads();
+}
+
+/* ---- hot paths ---- */
+
+void turn_send_client(struct turn_worker *w, const struct sockaddr_storage *to,
+		      const uint8_t *buf, size_t len)
+{
+	/* UDP: a full socket buffer or an unreachable client loses the datagram, as the network
+	 * would; the client retransmits requests. */
+	(void)sendto(w->fd, buf, len, 0, (const struct sockaddr *)to, addr_len(to));
+}
+
+/* Client -> peer over a channel (RFC 8656 §12.6). */
+static void relay_channeldata(struct turn_worker *w, const struct sockaddr_storage *from,
+			      const uint8_t *buf, size_t len)
+{
+	struct turn_server *srv = w->srv;
+	const uint8_t *data;
+	uint16_t num, dlen;
+	struct turn_alloc *al;
+	struct turn_chan *c;
+
+	/* Frame: header, channel range and length; UDP may carry padding after the data. */
+	if (turn_channeldata_parse(buf, len, &num, &data, &dlen)) {
+		TURN_CTR_ADD(srv, malformed, 1);
+		return;
+	}
+	/* The allocation of this 5-tuple, and the channel: unknown or cooling -> silently dropped. */
+	al = turn_alloc_find(w, from);
+	if (!al)
+		return;
+	c = turn_chan_find_num(al, num);
+	if (!c || c->cooling)
+		return;
+	/* The permission may have lapsed while the channel lives on (RFC 8656 §9: 300 s vs 600 s). */
+	if (!turn_perm_find(al, &c->peer))
+		return;
+	/* Send from the relayed address. */
+	if (sendto(al->fd, data, dlen, 0, (const struct sockaddr *)&c->peer, addr_len(&c->peer)) < 0)
+		return;
+	al->pkts_out++;
+	al->bytes_out += dlen;
+	TURN_CTR_ADD(srv, pkts_to_peer, 1);
+	TURN_CTR_ADD(srv, bytes_to_peer, dlen);
+}
+
+void turn_relay_send_indication(struct turn_alloc *al, const struct sockaddr_storage *peer,
+				const uint8_t *data, size_t len)
+{
+	struct turn_server *srv = al->w->srv;
+
+	/* No permission (which covers a peer the ACL refuses: it never gets one) -> dropped
+	 * (RFC 8656 §10.2). */
+	if (!turn_perm_find(al, peer))
+		return;
+	if (sendto(al->fd, data, len, 0, (const struct sockaddr *)peer, addr_len(peer)) < 0)
+		return;
+	al->pkts_out++;
+	al->bytes_out += len;
+	TURN_CTR_ADD(srv, pkts_to_peer, 1);
+	TURN_CTR_ADD(srv, bytes_to_peer, len);
+}
+
+/* Peer -> client (RFC 8656 §11.3, §12.7): ChannelData if the peer has a live channel, else a Data
+ * indication. The datagram is received TURN_CHANNELDATA_HDR bytes into the buffer so that the
+ * ChannelData header is written in front of it without a copy. */
+void turn_relay_from_peer(int fd, short what, void *arg)
+{
+	struct turn_alloc *al = arg;
+	struct turn_worker *w = al->w;
+	struct turn_server *srv = w->srv;
+	uint8_t *payload = w->rbuf + TURN_CHANNELDATA_HDR;
+
+	for (int i = 0; i < READ_BUDGET; i++) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		struct stun_builder b;
+		struct turn_chan *c;
+		const uint8_t *out;
+		size_t outlen;
+		ssize_t n;
+
+		/* Receive. */
+		n = recvfrom(fd, payload, sizeof(w->rbuf) - TURN_CHANNELDATA_HDR, 0,
+			     (struct sockaddr *)&peer, &plen);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return; /* EAGAIN: drained */
+		}
+		/* Only peers the client gave a permission to may reach it (RFC 8656 §9). */
+		if (!turn_perm_find(al, &peer))
+			continue;
+		/* Frame for the client. */
+		c = turn_chan_find_peer(al, &peer);
+		if (c && !c->cooling) {
+			turn_channeldata_header(w->rbuf, c->num, (uint16_t)n);
+			out = w->rbuf;
+			outlen = (size_t)n + TURN_CHANNELDATA_HDR;
+		} else {
+			uint8_t tid[STUN_TID_LEN];
+
+			/* An indication's transaction id only has to differ between messages. */
+			for (int j = 0; j < STUN_TID_LEN; j += 4) {
+				uint32_t r = w->tid_rng = w->tid_rng * 1664525u + 1013904223u;
+				memcpy(tid + j, &r, 4);
+			}
+			stun_build_init(&b, w->sbuf, sizeof(w->sbuf), TURN_METHOD_DATA,
+					STUN_CLASS_INDICATION, tid);
+			stun_build_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, &peer);
+			stun_build_attr(&b, TURN_ATTR_DATA, payload, (size_t)n);
+			if (stun_build_finish(&b, &outlen))
+				continue; /* too big to frame as STUN */
+			out = w->sbuf;
+		}
+		/* Send from the listening socket: the client sees the 5-tuple it allocated on. */
+		if (sendto(w->fd, out, outlen, 0, (const struct sockaddr *)&al->client,
+			   addr_len(&al->client)) < 0)
+			continue;
+		al->pkts_in++;
+		al->bytes_in += (uint64_t)n;
+		TURN_CTR_ADD(srv, pkts_to_client, 1);
+		TURN_CTR_ADD(srv, bytes_to_client, (uint64_t)n);
+	}
+}
+
+/* Reads every pending datagram of the listening socket (up to READ_BUDGET) and demultiplexes. */
+static void on_client_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct turn_worker *w = arg;
+
+	for (int i = 0; i < READ_BUDGET; i++) {
+		struct sockaddr_storage from;
+		socklen_t flen = sizeof(from);
+		ssize_t n;
+
+		n = recvfrom(fd, w->rbuf, sizeof(w->rbuf), 0, (struct sockaddr *)&from, &flen);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (n > 0 && w->rbuf[0] <= 0x3F)
+			turn_request_handle(w, &from, w->rbuf, (size_t)n);
+		else if (n > 0 && w->rbuf[0] <= 0x7F)
+			relay_channeldata(w, &from, w->rbuf, (size_t)n);
+		else
+			TURN_CTR_ADD(w->srv, malformed, 1);
+	}
+}
+
+/* ---- workers ---- */
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+	struct turn_worker *w = arg;
+
+	event_base_loopbreak(w->base);
+}
+
+static void *worker_main(void *arg)
+{
+	struct turn_worker *w = arg;
+
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+/*
+ * Opens a non-blocking UDP socket bound to @addr; with @reuseport, SO_REUSEPORT first so that every
+ * worker can bind the same address. Stores the bound address (port filled in) in @local.
+ * Returns the descriptor, or a negative errno.
+ */
+static int listen_socket(const struct sockaddr_storage *addr, bool reuseport,
+			 struct sockaddr_storage *local)
+{
+	int one = 1, bufsz = SOCK_BUF_BYTES, fd, err;
+	socklen_t llen = sizeof(*local);
+
+	fd = socket(addr->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
+	/* Best effort: a smaller buffer still works, it just drops more under bursts. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+	if (bind(fd, (const struct sockaddr *)addr, addr_len(addr)) < 0)
+		goto fail;
+	if (getsockname(fd, (struct sockaddr *)local, &llen) < 0)
+		goto fail;
+	return fd;
+
+fail:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+static void worker_free(struct turn_worker *w)
+{
+	struct turn_alloc *al, *tmp;
+
+	if (!w)
+		return;
+	HASH_ITER(hh, w->allocs, al, tmp)
+		turn_alloc_destroy(al);
+	if (w->ev)
+		event_free(w->ev);
+	if (w->stop)
+		event_free(w->stop);
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->base)
+		event_base_free(w->base);
+	turn_ports_free(&w->ports);
+	free(w);
+}
+
+/* Creates worker @idx listening on @listen and owning relay ports [@lo, @hi]. */
+static int worker_create(struct turn_worker **out, struct turn_server *srv, unsigned idx,
+			 const struct sockaddr_storage *listen, uint16_t lo, uint16_t hi)
+{
+	struct turn_worker *w;
+	uint32_t seed = 0;
+	int err = 0;
+
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->srv = srv;
+	w->idx = idx;
+	w->fd = -1;
+
+	if (RAND_bytes((unsigned char *)&seed, sizeof(seed)) != 1) {
+		err = -EIO;
+		goto out;
+	}
+	w->tid_rng = seed;
+	err = turn_ports_init(&w->ports, lo, hi, seed);
+	if (err)
+		goto out;
+	w->base = event_base_new();
+	if (!w->base) {
+		err = -ENOMEM;
+		goto out;
+	}
+	w->fd = listen_socket(listen, srv->n_workers > 1, &w->local);
+	if (w->fd < 0) {
+		err = w->fd;
+		goto out;
+	}
+	w->ev = event_new(w->base, w->fd, EV_READ | EV_PERSIST, on_client_readable, w);
+	w->stop = event_new(w->base, -1, 0, on_stop, w);
+	if (!w->ev || !w->stop || event_add(w->ev, NULL) < 0) {
+		err = -ENOMEM;
+		goto out;
+	}
+
+out:
+	if (err) {
+		worker_free(w);
+		return err;
+	}
+	*out = w;
+	return 0;
+}
+
+/* ---- public ---- */
+
+int turn_server_start(struct turn_server **out, const struct config *cfg)
+{
+	struct turn_server *srv = NULL;
+	struct sockaddr_storage listen;
+	char la[ADDR_STRLEN], ra[ADDR_STRLEN];
+	unsigned n, span, per;
+	int err = 0;
+
+	if (!out || !cfg)
+		return -EINVAL;
+	n = cfg->turn.workers ? cfg->turn.workers : 1;
+	if (cfg->turn.relay_port_min == 0 || cfg->turn.relay_port_min > cfg->turn.relay_port_max)
+		return -EINVAL;
+	span = (unsigned)cfg->turn.relay_port_max - cfg->turn.relay_port_min + 1;
+	if (span < n) {
+		log_err("turn: %u relay ports cannot be split between %u workers", span, n);
+		return -EINVAL;
+	}
+	/* IPv4 relayed addresses only, for now; an IPv6 relay_address is refused at start rather
+	 * than handing out allocations of a family REQUESTED-ADDRESS-FAMILY never asked for. */
+	if (cfg->turn.relay_ip.ss_family != AF_INET) {
+		log_err("turn: relay_address must be an IPv4 address (IPv6 relays are not supported yet)");
+		return -EAFNOSUPPORT;
+	}
+	pthread_once(&evthread_once, evthread_init);
+	if (evthread_err)
+		return -ENOMEM;
+
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->cfg = cfg;
+	srv->n_workers = n;
+	atomic_init(&srv->nonce_lifetime, TURN_NONCE_LIFETIME);
+	if (RAND_bytes(srv->nonce_key, sizeof(srv->nonce_key)) != 1) {
+		err = -EIO;
+		goto out;
+	}
+	srv->workers = calloc(n, sizeof(*srv->workers));
+	if (!srv->workers) {
+		err = -ENOMEM;
+		goto out;
+	}
+
+	/* Each worker gets a contiguous slice of the relay ports (the last one the remainder), so
+	 * that port allocation needs no lock. With a listen port of 0 the first worker's port is
+	 * reused by the others. */
+	listen = cfg->turn.listen;
+	per = span / n;
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t lo = (uint16_t)(cfg->turn.relay_port_min + i * per);
+		uint16_t hi = i + 1 == n ? cfg->turn.relay_port_max : (uint16_t)(lo + per - 1);
+
+		err = worker_create(&srv->workers[i], srv, i, &listen, lo, hi);
+		if (err)
+			goto out;
+		addr_set_port(&listen, addr_port(&srv->workers[i]->local));
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct turn_worker *w = srv->workers[i];
+		err = -pthread_create(&w->thread, NULL, worker_main, w);
+		if (err)
+			goto out;
+		w->running = true;
+	}
+
+out:
+	if (err) {
+		log_err("turn: cannot start on %s: %s", addr_str(&cfg->turn.listen, la),
+			strerror(-err));
+		turn_server_stop(srv);
+		return err;
+	}
+	log_info("turn: listening on %s udp, %u worker(s), relaying on %s ports %u-%u",
+		 addr_str(&srv->workers[0]->local, la), n, addr_ip_str(&cfg->turn.relay_ip, ra),
+		 cfg->turn.relay_port_min, cfg->turn.relay_port_max);
+	*out = srv;
+	return 0;
+}
+
+void turn_server_stop(struct turn_server *srv)
+{
+	if (!srv)
+		return;
+	for (unsigned i = 0; srv->workers && i < srv->n_workers; i++) {
+		struct turn_worker *w = srv->workers[i];
+		if (w && w->running)
+			event_active(w->stop, EV_READ, 0);
+	}
+	for (unsigned i = 0; srv->workers && i < srv->n_workers; i++) {
+		struct turn_worker *w = srv->workers[i];
+		if (w && w->running)
+			pthread_join(w->thread, NULL);
+	}
+	/* No thread runs now: every allocation can be freed from here. */
+	for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
+		worker_free(srv->workers[i]);
+	free(srv->workers);
+	OPENSSL_cleanse(srv->nonce_key, sizeof(srv->nonce_key));
+	free(srv);
+}
+
+void turn_server_counters(const struct turn_server *srv, struct turn_counters *out)
+{
+	/* C11 atomic_load takes a pointer to non-const; reading does not modify the server. */
+	struct turn_server *s = (struct turn_server *)srv;
+
+	memset(out, 0, sizeof(*out));
+	if (!s)
+		return;
+#define CTR_COPY(f) out->f = atomic_load_explicit(&s->ctr.f, memory_order_relaxed)
+	CTR_COPY(allocations_now);
+	CTR_COPY(allocations_total);
+	CTR_COPY(permissions_now);
+	CTR_COPY(channels_now);
+	CTR_COPY(pkts_to_peer);
+	CTR_COPY(bytes_to_peer);
+	CTR_COPY(pkts_to_client);
+	CTR_COPY(bytes_to_client);
+	CTR_COPY(auth_failures);
+	CTR_COPY(requests);
+	CTR_COPY(malformed);
+	CTR_COPY(port_exhausted);
+#undef CTR_COPY
+}
+
+void turn_server_set_nonce_lifetime(struct turn_server *srv, unsigned seconds)
+{
+	atomic_store_explicit(&srv->nonce_lifetime, seconds, memory_order_relaxed);
+}

@@ -1,0 +1,264 @@
+/*
+ * turn_priv: the relay's private structures, shared by the files of src/turn/ only.
+ *
+ *   server.c   lifecycle, worker threads, the listening socket and the two relay hot paths
+ *   request.c  STUN requests and indications from clients (RFC 8489, RFC 8656 §7-§11)
+ *   auth.c     long-term credentials and stateless nonces (RFC 8489 §9.2)
+ *   alloc.c    allocations, permissions, channels and their timers; the relay port pool
+ *
+ * Everything reachable from a struct turn_worker belongs to that worker's thread: no locks. What
+ * the workers share (config, nonce key, counters) is read-only or atomic.
+ */
+#ifndef TINCAN_TURN_TURN_PRIV_H
+#define TINCAN_TURN_TURN_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <uthash.h>
+
+#include "core/config.h"
+#include "turn/stun.h"
+#include "turn/turn.h"
+
+struct event;
+struct event_base;
+
+/* Protocol timers, in seconds (RFC 8656 §3.8, §9, §12). */
+enum {
+	TURN_LIFETIME_DEFAULT = 600,  /* allocation, when the client asks for less or nothing */
+	TURN_LIFETIME_MAX = 3600,     /* allocation, upper clamp */
+	TURN_PERM_LIFETIME = 300,     /* permission */
+	TURN_CHAN_LIFETIME = 600,     /* channel binding */
+	TURN_CHAN_COOLDOWN = 300,     /* an expired channel blocks its number and peer this long */
+	TURN_NONCE_LIFETIME = 600,    /* default validity of a nonce we hand out */
+};
+
+/* Room for one UDP datagram plus the headers the relay prepends to it (bytes). */
+#define TURN_BUF_SIZE (65536 + 64)
+
+/* Room for a nonce: 16 hex digits of expiry + 24 hex digits of truncated MAC, plus NUL. */
+#define TURN_NONCE_LEN 40
+
+/*
+ * A socket address as a fixed-size, memcmp-able hash key: family, port (network order, 0 for
+ * IP-only keys) and IP (IPv4 in the first 4 bytes). Every byte is set, so keys compare with memcmp.
+ */
+struct turn_key {
+	uint16_t family;
+	uint16_t port;
+	uint8_t ip[16];
+};
+
+/* Fills @k from @a; with @with_port false the port is left 0 (a permission key, RFC 8656 §9). */
+void turn_key_set(struct turn_key *k, const struct sockaddr_storage *a, bool with_port);
+
+/* The shared counters; fields mirror struct turn_counters. Relaxed atomics: totals, not ordering. */
+struct turn_ctr {
+	atomic_uint_fast64_t allocations_now;
+	atomic_uint_fast64_t allocations_total;
+	atomic_uint_fast64_t permissions_now;
+	atomic_uint_fast64_t channels_now;
+	atomic_uint_fast64_t pkts_to_peer;
+	atomic_uint_fast64_t bytes_to_peer;
+	atomic_uint_fast64_t pkts_to_client;
+	atomic_uint_fast64_t bytes_to_client;
+	atomic_uint_fast64_t auth_failures;
+	atomic_uint_fast64_t requests;
+	atomic_uint_fast64_t malformed;
+	atomic_uint_fast64_t port_exhausted;
+};
+
+#define TURN_CTR_ADD(srv, field, n) \
+	atomic_fetch_add_explicit(&(srv)->ctr.field, (n), memory_order_relaxed)
+#define TURN_CTR_SUB(srv, field, n) \
+	atomic_fetch_sub_explicit(&(srv)->ctr.field, (n), memory_order_relaxed)
+
+/* The relay ports one worker may bind: a slice of [relay_port_min, relay_port_max]. */
+struct turn_ports {
+	uint16_t lo, hi;      /* inclusive, host order */
+	uint64_t *held;       /* bit (port - lo) set: one of our allocations holds the port */
+	uint32_t rng;         /* xorshift state for the random start of each search */
+};
+
+struct turn_alloc;
+
+/* One worker thread: its event loop, its listening socket and the allocations it owns. */
+struct turn_worker {
+	struct turn_server *srv;
+	unsigned idx;
+	struct event_base *base;
+	int fd;                          /* listening UDP socket (SO_REUSEPORT if workers > 1) */
+	struct event *ev;                /* EV_READ on fd */
+	struct event *stop;              /* made active by turn_server_stop from another thread */
+	struct sockaddr_storage local;   /* the server side of every 5-tuple on this worker */
+	pthread_t thread;
+	bool running;                    /* thread was started and must be joined */
+	struct turn_alloc *allocs;       /* uthash on client address (see alloc.c) */
+	struct turn_ports ports;
+	uint32_t tid_rng;                /* LCG for Data indication transaction ids */
+	uint8_t rbuf[TURN_BUF_SIZE];     /* receive buffer, client and peer datagrams */
+	uint8_t sbuf[TURN_BUF_SIZE];     /* reply and Data indication buffer */
+};
+
+struct turn_server {
+	const struct config *cfg;
+	struct turn_worker **workers;
+	unsigned n_workers;
+	uint8_t nonce_key[32];           /* process-random HMAC-SHA256 key for stateless nonces */
+	atomic_uint nonce_lifetime;      /* seconds; TURN_NONCE_LIFETIME unless a test changes it */
+	struct turn_ctr ctr;
+};
+
+/* A permission: the peer IP a client may exchange data with (RFC 8656 §9). Owns its timer. */
+struct turn_perm {
+	struct turn_key key;             /* peer IP, port 0 */
+	struct turn_alloc *al;
+	struct event *timer;
+	UT_hash_handle hh;
+};
+
+/* A channel binding (RFC 8656 §12). Owns its timer; found by number and by peer address. */
+struct turn_chan {
+	uint16_t num;                    /* 0x4000-0x4FFF, host order */
+	struct turn_key key;             /* peer IP and port */
+	struct sockaddr_storage peer;
+	bool cooling;                    /* expired: relays nothing, still blocks rebinding (§12) */
+	struct turn_alloc *al;
+	struct event *timer;
+	UT_hash_handle hh_num;
+	UT_hash_handle hh_peer;
+};
+
+/* An allocation (RFC 8656 §2.2, §7), keyed by the 5-tuple. Owns its relay socket and timer. */
+struct turn_alloc {
+	struct turn_key key;             /* client address: the rest of the 5-tuple is the worker's */
+	struct sockaddr_storage client;
+	struct sockaddr_storage relayed; /* as bound */
+	struct turn_worker *w;
+	char user[CRED_USERNAME_MAX];    /* the allocation's username (RFC 8656 §5: 441 otherwise) */
+	int fd;                          /* relay socket */
+	uint16_t port;                   /* relay port, host order */
+	struct event *ev;                /* EV_READ on fd */
+	struct event *timer;             /* lifetime */
+	time_t expires;                  /* CLOCK_MONOTONIC seconds */
+	struct turn_perm *perms;         /* uthash on peer IP */
+	struct turn_chan *chans_num;     /* uthash on channel number */
+	struct turn_chan *chans_peer;    /* uthash on peer address */
+	uint8_t tid[STUN_TID_LEN];       /* of the Allocate that created it, to spot retransmits */
+	uint8_t resp[512];               /* that Allocate's success response, resent verbatim */
+	size_t resp_len;
+	uint64_t pkts_out, bytes_out;    /* to peers, for the delete log line */
+	uint64_t pkts_in, bytes_in;      /* from peers */
+	UT_hash_handle hh;
+};
+
+/* What an Allocate asks for once validated (RFC 8656 §7.2). */
+struct turn_alloc_req {
+	const struct sockaddr_storage *client;
+	const char *user;
+	uint32_t lifetime;               /* seconds, already clamped */
+	bool even_port;
+	bool dont_fragment;
+};
+
+/* ---- alloc.c ---- */
+
+/* Sets up the port pool [lo, hi] (host order). Returns 0, -EINVAL if lo > hi, or -ENOMEM. */
+int turn_ports_init(struct turn_ports *p, uint16_t lo, uint16_t hi, uint32_t seed);
+
+/* Frees the pool's bitmap. */
+void turn_ports_free(struct turn_ports *p);
+
+/*
+ * Creates an allocation on worker @w for @rq: binds a relay socket on cfg->turn.relay_ip with a
+ * free port of the worker's pool (an even one if asked), arms its lifetime timer and its read
+ * event, inserts it in w->allocs and logs it. Returns 0; -EADDRNOTAVAIL if every port of the pool
+ * is taken (the caller answers 508, RFC 8656 §7.2); -ENOMEM or another negative errno otherwise.
+ */
+int turn_alloc_create(struct turn_alloc **out, struct turn_worker *w,
+		      const struct turn_alloc_req *rq);
+
+/* Removes @al from its worker, closes its relay socket, frees its permissions and channels (and
+ * so cancels all their timers), logs the totals relayed and frees it. */
+void turn_alloc_destroy(struct turn_alloc *al);
+
+/* The allocation of the 5-tuple (@client, w->local, UDP), or NULL. O(1). */
+struct turn_alloc *turn_alloc_find(struct turn_worker *w, const struct sockaddr_storage *client);
+
+/* Sets the allocation's remaining lifetime to @seconds (> 0) and rearms its timer. */
+void turn_alloc_refresh(struct turn_alloc *al, uint32_t seconds);
+
+/* Seconds left before @al expires (0 if due). */
+uint32_t turn_alloc_remaining(const struct turn_alloc *al);
+
+/* The permission for @peer's IP (port ignored), or NULL. O(1). */
+struct turn_perm *turn_perm_find(struct turn_alloc *al, const struct sockaddr_storage *peer);
+
+/* Installs or refreshes the permission for @peer's IP for TURN_PERM_LIFETIME seconds
+ * (RFC 8656 §9). Returns 0, or -ENOMEM. */
+int turn_perm_set(struct turn_alloc *al, const struct sockaddr_storage *peer);
+
+/* The channel bound to number @num (host order), or NULL; cooling channels are returned too. */
+struct turn_chan *turn_chan_find_num(struct turn_alloc *al, uint16_t num);
+
+/* The channel bound to @peer (IP and port), or NULL; cooling channels are returned too. */
+struct turn_chan *turn_chan_find_peer(struct turn_alloc *al, const struct sockaddr_storage *peer);
+
+/* Binds @num to @peer, or refreshes (and revives, if cooling) that same binding, for
+ * TURN_CHAN_LIFETIME seconds (RFC 8656 §11.2). The caller has checked the §11.2 conflicts.
+ * Returns 0, or -ENOMEM. */
+int turn_chan_set(struct turn_alloc *al, uint16_t num, const struct sockaddr_storage *peer);
+
+/* ---- auth.c ---- */
+
+/* Writes a fresh nonce for @client (NUL-terminated, TURN_NONCE_LEN chars) into @out. The nonce
+ * is stateless: hex(expiry, 8 bytes big-endian) then hex(HMAC-SHA256(key, expiry || client)[0..11]),
+ * expiry in CLOCK_REALTIME seconds, valid srv->nonce_lifetime seconds (RFC 8489 §9.2). */
+void turn_nonce_make(struct turn_server *srv, const struct sockaddr_storage *client,
+		     char out[TURN_NONCE_LEN + 1]);
+
+/* Checks a nonce of @len bytes received from @client. Returns 0; -EINVAL if it is not one we
+ * minted for this client; -ETIME if it has expired. Either way the client gets 438 (§9.2.4). */
+int turn_nonce_check(struct turn_server *srv, const struct sockaddr_storage *client,
+		     const uint8_t *nonce, size_t len);
+
+/*
+ * Derives the long-term credential key for @user (@ulen bytes, not NUL-terminated) in the
+ * configured realm: a static user's configured password, else a TURN REST username
+ * "<expiry>:<id>" with its HMAC password (core/cred.h). Copies the NUL-terminated name into @name.
+ * Returns 0; -ENOENT for an unknown or malformed username; -ETIME for an expired REST username.
+ */
+int turn_auth_key(struct turn_server *srv, const uint8_t *user, size_t ulen,
+		  char name[CRED_USERNAME_MAX], uint8_t key[16]);
+
+/* ---- request.c ---- */
+
+/* Handles one STUN message (first byte 0x00-0x3F) from @from on worker @w: requests are answered
+ * on the listening socket, a Send indication is relayed, anything unparsable is counted in
+ * malformed and dropped. */
+void turn_request_handle(struct turn_worker *w, const struct sockaddr_storage *from,
+			 const uint8_t *buf, size_t len);
+
+/* ---- server.c ---- */
+
+/* Sends @len bytes of @buf to @to on the worker's listening socket; errors are dropped (UDP). */
+void turn_send_client(struct turn_worker *w, const struct sockaddr_storage *to,
+		      const uint8_t *buf, size_t len);
+
+/* Reads every pending datagram of @al's relay socket and relays it to the client (the
+ * peer -> client hot path). Registered as the allocation's EV_READ callback. */
+void turn_relay_from_peer(int fd, short what, void *arg);
+
+/* Relays a client's Send indication data to @peer if a permission exists (client -> peer). */
+void turn_relay_send_indication(struct turn_alloc *al, const struct sockaddr_storage *peer,
+				const uint8_t *data, size_t len);
+
+/* For tests: sets the validity of nonces minted from now on (seconds; 0 = stale at once). */
+void turn_server_set_nonce_lifetime(struct turn_server *srv, unsigned seconds);
+
+#endif

@@ -1,0 +1,107 @@
+#!/bin/bash
+# Interop: coturn's client tools (Debian package coturn: turnutils_uclient, turnutils_peer,
+# turnutils_stunclient) against tincand's TURN relay over UDP. coturn's own server is never started.
+#
+# Ports (tests/lib.sh, base 20000): TURN 127.0.0.1:20000, HTTP 20001, relay 20100-20599; the UDP
+# echo peer (turnutils_peer) listens on 127.0.0.1:20050.
+#
+# Pins:
+#  1. turnutils_stunclient: a Binding answers the client's reflexive address.
+#  2. Send/Data indications: 10 clients x 100 messages through the relay to the echo peer and
+#     back, static user demo/demo: every message sent comes back, 0 lost.
+#  3. TURN REST credentials (-W secret, "<expiry>:<user>" usernames): 2 clients x 20 messages.
+#  4. Channels (ChannelBind + ChannelData): 10 clients x 100 messages, 0 lost. The uclient picks
+#     channel numbers in RFC 5766's 0x4000-0x7FFF, which tincan accepts (see src/turn/stun.h).
+set -u
+
+. "$TOP_SRCDIR/tests/lib.sh"
+
+BASE=20000
+TURN_PORT=$BASE
+PEER_PORT=$((BASE + 50))
+SECRET=interop-secret-0123456789
+
+for tool in turnutils_uclient turnutils_peer turnutils_stunclient; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "SKIP: $tool not installed (apt-get install coturn)"
+		exit 77
+	fi
+done
+
+conf=$(tincan_conf "$BASE" "secret = \"$SECRET\";")
+dir=$(dirname "$conf")
+PEER_PID=
+failed=0
+
+cleanup() {
+	if [ -n "$PEER_PID" ]; then
+		kill "$PEER_PID" 2>/dev/null
+		wait "$PEER_PID" 2>/dev/null
+	fi
+	stop_tincand || failed=1
+	if [ "$failed" -eq 0 ]; then
+		rm -rf "$dir"
+	else
+		echo "logs kept in $dir"
+	fi
+	exit "$failed"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	failed=1
+}
+
+# check_report LOG EXPECTED_SENT LABEL — parses the uclient's final report and prints it.
+check_report() {
+	local log=$1 want=$2 label=$3 line sent recv lost
+	line=$(grep -E 'start_mclient: tot_send_msgs=[0-9]+, tot_recv_msgs=[0-9]+' "$log" | tail -n 1)
+	sent=$(sed -n 's/.*tot_send_msgs=\([0-9]*\),.*/\1/p' <<<"$line")
+	recv=$(sed -n 's/.*tot_recv_msgs=\([0-9]*\).*/\1/p' <<<"$line")
+	lost=$(sed -n 's/.*Total lost packets \([0-9]*\) .*/\1/p' "$log" | tail -n 1)
+	echo "$label:"
+	grep -E 'tot_send_msgs=[0-9]+, tot_recv_msgs|tot_send_bytes ~ [0-9]+, tot_recv_bytes|Total lost packets|Average round trip' "$log" |
+		grep -v 'msz=' | sed 's/^[0-9]*: : /    /'
+	if [ -z "$sent" ] || [ -z "$recv" ] || [ -z "$lost" ]; then
+		fail "$label: no final report in the uclient output"; tail -n 20 "$log"; return 1
+	fi
+	[ "$sent" -eq "$want" ] || { fail "$label: sent $sent messages, expected $want"; return 1; }
+	[ "$recv" -eq "$sent" ] || { fail "$label: received $recv of $sent messages"; return 1; }
+	[ "$lost" -eq 0 ] || { fail "$label: $lost packets lost"; return 1; }
+	echo "    -> ok: $sent sent, $recv received, $lost lost"
+}
+
+start_tincand "$conf" || { failed=1; exit 1; }
+
+turnutils_peer -L 127.0.0.1 -p "$PEER_PORT" >"$dir/peer.log" 2>&1 &
+PEER_PID=$!
+sleep 0.3
+kill -0 "$PEER_PID" 2>/dev/null || { fail "turnutils_peer did not start"; cat "$dir/peer.log"; exit 1; }
+
+# 1. Binding.
+if turnutils_stunclient -p "$TURN_PORT" 127.0.0.1 >"$dir/stun.log" 2>&1 &&
+	grep -q 'UDP reflexive addr: 127.0.0.1:' "$dir/stun.log"; then
+	echo "stunclient: $(grep -m 1 'reflexive addr' "$dir/stun.log" | sed 's/^[0-9]*: : //')"
+else
+	fail "turnutils_stunclient"; cat "$dir/stun.log"
+fi
+
+# 2. Send/Data indications, 10 clients x 100 messages. -c: no RTCP pair (it would ask for
+# EVEN-PORT with a reservation, which tincan answers with 508 by design).
+uclient=(turnutils_uclient -p "$TURN_PORT" -e 127.0.0.1 -r "$PEER_PORT" -c)
+timeout 120 "${uclient[@]}" -s -u demo -w demo -m 10 -n 100 127.0.0.1 >"$dir/send.log" 2>&1 ||
+	fail "uclient -s exited with status $?"
+check_report "$dir/send.log" 1000 "send indications (10 clients x 100)"
+
+# 3. TURN REST credentials.
+timeout 120 "${uclient[@]}" -s -W "$SECRET" -u interop -m 2 -n 20 127.0.0.1 >"$dir/rest.log" 2>&1 ||
+	fail "uclient -W exited with status $?"
+check_report "$dir/rest.log" 40 "REST credentials (2 clients x 20)"
+
+# 4. Channels (ChannelBind + ChannelData both ways), 10 clients x 100 messages.
+timeout 120 "${uclient[@]}" -u demo -w demo -m 10 -n 100 127.0.0.1 >"$dir/channel.log" 2>&1 ||
+	fail "uclient (channels) exited with status $?"
+check_report "$dir/channel.log" 1000 "channels (10 clients x 100)"
+
+exit "$failed"

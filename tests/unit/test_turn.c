@@ -1,0 +1,861 @@
+/*
+ * Unit tests for src/turn/: a real turn_server on loopback (TURN 127.0.0.1:25000, relay ports
+ * 25100-25199; other configs on 25001-25003) driven by the small client in turnclient.[ch], with
+ * plain UDP sockets as peers. Each test says in its first comment which behaviour it pins.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/addr.h"
+#include "core/cred.h"
+#include "core/log.h"
+#include "turn/turn.h"
+#include "turn/turn_priv.h"
+#include "turnclient.h"
+
+#define PORT 25000
+#define PORT_DENY 25001
+#define PORT_SMALL 25002
+#define PORT_WORKERS 25003
+#define RELAY_MIN 25100
+#define RELAY_MAX 25199
+#define QUIET_MS 200 /* how long "nothing arrives" is waited for */
+
+static struct config_user users[] = {
+	{ .name = "demo", .password = "demo" },
+	{ .name = "alice", .password = "wonderland" },
+};
+static struct cidr allow_loopback;
+static struct cidr deny_list[64];
+
+static struct config cfg;
+static struct turn_server *srv;
+
+/* A loopback config: TURN on @port, relays on 127.0.0.1 [@pmin, @pmax], static users demo/demo
+ * and alice/wonderland, a random REST secret; peers on 127.0.0.0/8 allowed unless @deny_loopback,
+ * then only the default deny list applies (which refuses loopback). */
+static void config_make(struct config *c, uint16_t port, uint16_t pmin, uint16_t pmax,
+			bool deny_loopback, unsigned workers)
+{
+	size_t n;
+	const char *const *def = peer_acl_default_deny(&n);
+
+	memset(c, 0, sizeof(*c));
+	ck_assert_int_eq(addr_parse_ip("127.0.0.1", port, &c->turn.listen), 0);
+	ck_assert_int_eq(addr_parse_ip("127.0.0.1", 0, &c->turn.relay_ip), 0);
+	ck_assert_int_eq(addr_parse_ip("127.0.0.1", 0, &c->turn.external_ip), 0);
+	c->turn.relay_port_min = pmin;
+	c->turn.relay_port_max = pmax;
+	strcpy(c->turn.realm, "tincan.test");
+	ck_assert_int_eq(cred_secret_random(&c->turn.secret), 0);
+	c->turn.users = users;
+	c->turn.n_users = sizeof(users) / sizeof(users[0]);
+	c->turn.workers = workers;
+	ck_assert_int_eq(cidr_parse("127.0.0.0/8", &allow_loopback), 0);
+	ck_assert(n <= sizeof(deny_list) / sizeof(deny_list[0]));
+	for (size_t i = 0; i < n; i++)
+		ck_assert_int_eq(cidr_parse(def[i], &deny_list[i]), 0);
+	c->turn.peers.deny = deny_list;
+	c->turn.peers.n_deny = n;
+	if (!deny_loopback) {
+		c->turn.peers.allow = &allow_loopback;
+		c->turn.peers.n_allow = 1;
+	}
+}
+
+static void setup(void)
+{
+	log_set_level(LOGL_WARN);
+	config_make(&cfg, PORT, RELAY_MIN, RELAY_MAX, false, 1);
+	ck_assert_int_eq(turn_server_start(&srv, &cfg), 0);
+}
+
+static void teardown(void)
+{
+	turn_server_stop(srv);
+	srv = NULL;
+}
+
+static struct turn_counters counters(void)
+{
+	struct turn_counters c;
+
+	turn_server_counters(srv, &c);
+	return c;
+}
+
+/* Waits up to 1 s for counter @field of @s to reach @want and returns its value: a worker counts a
+ * datagram just after sending it, so the test may see the datagram before the count. */
+#define CTR_WAIT(s, field, want) ctr_wait((s), offsetof(struct turn_counters, field), (want))
+
+static uint64_t ctr_wait(struct turn_server *s, size_t off, uint64_t want)
+{
+	struct turn_counters k;
+	uint64_t v = 0;
+
+	for (int i = 0; i < 100; i++) {
+		turn_server_counters(s, &k);
+		memcpy(&v, (const char *)&k + off, sizeof(v));
+		if (v >= want)
+			break;
+		usleep(10000);
+	}
+	return v;
+}
+
+/* An authenticated client with an allocation. */
+static void client_allocated(struct tc *c, struct sockaddr_storage *relayed)
+{
+	ck_assert_int_eq(tc_open(c, PORT, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_allocate(c, relayed), 0);
+}
+
+/* Waits for a Data indication on @c; checks its XOR-PEER-ADDRESS is @peer and DATA is @want. */
+static void expect_data_indication(struct tc *c, const struct sockaddr_storage *peer,
+				   const void *want, size_t want_len)
+{
+	struct sockaddr_storage from;
+	const struct stun_attr *a;
+	struct stun_msg m;
+	long n = tc_recv(c, 2000);
+
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(stun_msg_parse(&m, c->rbuf, (size_t)n), 0);
+	ck_assert_int_eq(m.method, TURN_METHOD_DATA);
+	ck_assert_int_eq(m.cls, STUN_CLASS_INDICATION);
+	a = stun_msg_attr(&m, TURN_ATTR_XOR_PEER_ADDRESS);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(stun_attr_xor_addr(&m, a, &from), 0);
+	ck_assert(addr_equal(&from, peer));
+	a = stun_msg_attr(&m, TURN_ATTR_DATA);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->len, want_len);
+	ck_assert_mem_eq(a->val, want, want_len);
+}
+
+static void expect_peer_gets(int peer_fd, const struct sockaddr_storage *relayed, const void *want,
+			     size_t want_len)
+{
+	uint8_t buf[2048];
+	struct sockaddr_storage from;
+	long n = udp_recv(peer_fd, buf, sizeof(buf), &from, 2000);
+
+	ck_assert_int_eq(n, (long)want_len);
+	ck_assert_mem_eq(buf, want, want_len);
+	ck_assert(addr_equal(&from, relayed));
+}
+
+static void send_to(int fd, const struct sockaddr_storage *to, const void *buf, size_t len)
+{
+	ck_assert_int_eq(sendto(fd, buf, len, 0, (const struct sockaddr *)to, addr_len(to)),
+			 (ssize_t)len);
+}
+
+static void add_u32(struct stun_builder *b, void *arg)
+{
+	const uint32_t *tv = arg; /* type, value */
+
+	stun_build_u32(b, (uint16_t)tv[0], tv[1]);
+}
+
+static void add_udp(struct stun_builder *b, void *arg)
+{
+	stun_build_u32(b, TURN_ATTR_REQUESTED_TRANSPORT, (uint32_t)IPPROTO_UDP << 24);
+}
+
+/* ---- Binding and authentication ---- */
+
+START_TEST(test_binding)
+{
+	/* Binding needs no credentials and answers the client's own address in XOR-MAPPED-ADDRESS. */
+	struct tc c;
+	struct sockaddr_storage mapped;
+	const struct stun_attr *a;
+
+	ck_assert_int_eq(tc_open(&c, PORT, NULL, NULL), 0);
+	ck_assert_int_eq(tc_request(&c, STUN_METHOD_BINDING, NULL, NULL), 0);
+	a = stun_msg_attr(&c.resp, STUN_ATTR_XOR_MAPPED_ADDRESS);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(stun_attr_xor_addr(&c.resp, a, &mapped), 0);
+	ck_assert(addr_equal(&mapped, &c.local));
+	ck_assert_ptr_nonnull(stun_msg_attr(&c.resp, STUN_ATTR_SOFTWARE));
+	ck_assert_int_ge(c.resp.fp, 0);
+	tc_close(&c);
+}
+END_TEST
+
+START_TEST(test_allocate_needs_auth)
+{
+	/* An Allocate without MESSAGE-INTEGRITY gets 401 with REALM and NONCE, and is not counted as
+	 * an authentication failure. */
+	struct tc c;
+	const struct stun_attr *realm;
+
+	ck_assert_int_eq(tc_open(&c, PORT, NULL, NULL), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 401);
+	realm = stun_msg_attr(&c.resp, STUN_ATTR_REALM);
+	ck_assert_ptr_nonnull(realm);
+	ck_assert_uint_eq(realm->len, strlen("tincan.test"));
+	ck_assert_mem_eq(realm->val, "tincan.test", realm->len);
+	ck_assert_ptr_nonnull(stun_msg_attr(&c.resp, STUN_ATTR_NONCE));
+	ck_assert_int_eq(c.resp.mi, -1);
+	ck_assert_uint_eq(counters().auth_failures, 0);
+	tc_close(&c);
+}
+END_TEST
+
+START_TEST(test_wrong_password)
+{
+	/* A wrong password, or an unknown user, is a 401 counted in auth_failures. */
+	struct tc c;
+
+	ck_assert_int_eq(tc_open(&c, PORT, "demo", "not-demo"), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 401);
+	ck_assert_uint_eq(counters().auth_failures, 1);
+	tc_close(&c);
+	ck_assert_int_eq(tc_open(&c, PORT, "nobody", "demo"), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 401);
+	ck_assert_uint_eq(counters().auth_failures, 2);
+	ck_assert_uint_eq(counters().allocations_now, 0);
+	tc_close(&c);
+}
+END_TEST
+
+START_TEST(test_allocate_static_user)
+{
+	/* A static user allocates: relayed address on the relay IP with a port in range, LIFETIME
+	 * 600, XOR-MAPPED-ADDRESS, and the answer carries MESSAGE-INTEGRITY and FINGERPRINT. */
+	struct tc c;
+	struct sockaddr_storage relayed, mapped, lo;
+	const struct stun_attr *a;
+	uint32_t lifetime;
+
+	client_allocated(&c, &relayed);
+	addr_parse_ip("127.0.0.1", 0, &lo);
+	ck_assert(addr_ip_equal(&relayed, &lo));
+	ck_assert_uint_ge(addr_port(&relayed), RELAY_MIN);
+	ck_assert_uint_le(addr_port(&relayed), RELAY_MAX);
+	a = stun_msg_attr(&c.resp, TURN_ATTR_LIFETIME);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(stun_attr_u32(a, &lifetime), 0);
+	ck_assert_uint_eq(lifetime, 600);
+	a = stun_msg_attr(&c.resp, STUN_ATTR_XOR_MAPPED_ADDRESS);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(stun_attr_xor_addr(&c.resp, a, &mapped), 0);
+	ck_assert(addr_equal(&mapped, &c.local));
+	ck_assert_int_ge(c.resp.mi, 0);
+	ck_assert_int_ge(c.resp.fp, 0);
+	{
+		uint8_t key[16];
+		stun_ltc_key("demo", 4, "tincan.test", 11, "demo", 4, key);
+		ck_assert_int_eq(stun_msg_check_integrity(&c.resp, key, sizeof(key)), 0);
+	}
+	ck_assert_uint_eq(counters().allocations_now, 1);
+	ck_assert_uint_eq(counters().allocations_total, 1);
+	tc_close(&c);
+}
+END_TEST
+
+START_TEST(test_rest_credentials)
+{
+	/* A TURN REST credential minted with the configured secret works; an expired one is a 401. */
+	char user[CRED_USERNAME_MAX], pass[CRED_PASSWORD_MAX];
+	struct tc c;
+
+	ck_assert_int_eq(cred_rest_mint(&cfg.turn.secret, "p1", time(NULL), 600, user, pass), 0);
+	ck_assert_int_eq(tc_open(&c, PORT, user, pass), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	tc_close(&c);
+
+	ck_assert_int_eq(cred_rest_mint(&cfg.turn.secret, "p2", time(NULL) - 1000, 60, user, pass),
+			 0);
+	ck_assert_int_eq(tc_open(&c, PORT, user, pass), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 401);
+	ck_assert_uint_eq(counters().auth_failures, 1);
+	tc_close(&c);
+}
+END_TEST
+
+START_TEST(test_stale_nonce)
+{
+	/* An expired nonce and a forged one both get 438 with a fresh NONCE. */
+	struct tc c;
+
+	turn_server_set_nonce_lifetime(srv, 0); /* every nonce is stale as soon as it is made */
+	ck_assert_int_eq(tc_open(&c, PORT, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 438);
+	ck_assert_ptr_nonnull(stun_msg_attr(&c.resp, STUN_ATTR_NONCE));
+	ck_assert_ptr_nonnull(stun_msg_attr(&c.resp, STUN_ATTR_REALM));
+
+	turn_server_set_nonce_lifetime(srv, 600);
+	c.retry = false;
+	strcpy(c.nonce, "00000000ffffffff0123456789abcdef01234567"); /* well formed, bad MAC */
+	ck_assert_int_eq(tc_allocate(&c, NULL), 438);
+	c.retry = true;
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0); /* the fresh nonce works */
+	tc_close(&c);
+}
+END_TEST
+
+START_TEST(test_wrong_username)
+{
+	/* A request on an allocation's 5-tuple with another (valid) username is a 441. */
+	struct tc c;
+
+	client_allocated(&c, NULL);
+	strcpy(c.user, "alice");
+	strcpy(c.pass, "wonderland");
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_REFRESH, NULL, NULL), 441);
+	ck_assert_int_ge(c.resp.mi, 0);
+	tc_close(&c);
+}
+END_TEST
+
+/* ---- Allocate ---- */
+
+START_TEST(test_requested_transport)
+{
+	/* REQUESTED-TRANSPORT missing is a 400, TCP (6) a 442. */
+	struct tc c;
+	uint32_t tcp[2] = { TURN_ATTR_REQUESTED_TRANSPORT, (uint32_t)IPPROTO_TCP << 24 };
+
+	ck_assert_int_eq(tc_open(&c, PORT, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, NULL, NULL), 400);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, add_u32, tcp), 442);
+	ck_assert_uint_eq(counters().allocations_now, 0);
+	tc_close(&c);
+}
+END_TEST
+
+static void add_unknown(struct stun_builder *b, void *arg)
+{
+	add_udp(b, NULL);
+	stun_build_u32(b, 0x7FFE, 0);
+}
+
+START_TEST(test_unknown_attribute)
+{
+	/* An unknown comprehension-required attribute is a 420 listing it in UNKNOWN-ATTRIBUTES. */
+	struct tc c;
+	const struct stun_attr *a;
+
+	ck_assert_int_eq(tc_open(&c, PORT, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, add_unknown, NULL), 420);
+	a = stun_msg_attr(&c.resp, STUN_ATTR_UNKNOWN_ATTRIBUTES);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->len, 2);
+	ck_assert_uint_eq(a->val[0], 0x7F);
+	ck_assert_uint_eq(a->val[1], 0xFE);
+	tc_close(&c);
+}
+END_TEST
+
+static void add_family6(struct stun_builder *b, void *arg)
+{
+	add_udp(b, NULL);
+	stun_build_u32(b, TURN_ATTR_REQUESTED_ADDRESS_FAMILY, 0x02000000u);
+}
+
+START_TEST(test_family_ipv6)
+{
+	/* REQUESTED-ADDRESS-FAMILY IPv6 is a 440: IPv4 relays only for now. */
+	struct tc c;
+
+	ck_assert_int_eq(tc_open(&c, PORT, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, add_family6, NULL), 440);
+	tc_close(&c);
+}
+END_TEST
+
+static void add_even(struct stun_builder *b, void *arg)
+{
+	uint8_t v = *(const uint8_t *)arg;
+
+	add_udp(b, NULL);
+	stun_build_attr(b, TURN_ATTR_EVEN_PORT, &v, 1);
+	stun_build_attr(b, TURN_ATTR_DONT_FRAGMENT, NULL, 0);
+}
+
+START_TEST(test_even_port)
+{
+	/* EVEN-PORT gets an even relay port (with DONT-FRAGMENT accepted too); the R bit, which asks
+	 * for a reservation we never make, gets 508. */
+	struct tc c;
+	struct sockaddr_storage relayed;
+	uint8_t plain = 0x00, reserve = 0x80;
+	const struct stun_attr *a;
+
+	for (int i = 0; i < 8; i++) {
+		ck_assert_int_eq(tc_open(&c, PORT, "demo", "demo"), 0);
+		ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, add_even, &plain), 0);
+		a = stun_msg_attr(&c.resp, TURN_ATTR_XOR_RELAYED_ADDRESS);
+		ck_assert_ptr_nonnull(a);
+		ck_assert_int_eq(stun_attr_xor_addr(&c.resp, a, &relayed), 0);
+		ck_assert_uint_eq(addr_port(&relayed) % 2, 0);
+		tc_close(&c);
+	}
+	ck_assert_int_eq(tc_open(&c, PORT, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, add_even, &reserve), 508);
+	ck_assert_uint_eq(counters().port_exhausted, 0);
+	tc_close(&c);
+}
+END_TEST
+
+static void add_udp_lifetime(struct stun_builder *b, void *arg)
+{
+	add_udp(b, NULL);
+	stun_build_u32(b, TURN_ATTR_LIFETIME, *(const uint32_t *)arg);
+}
+
+START_TEST(test_lifetime_clamp)
+{
+	/* LIFETIME is clamped to [600, 3600] on Allocate and on Refresh. */
+	struct tc c;
+	uint32_t big = 100000, small = 10, v;
+	uint32_t refresh[2] = { TURN_ATTR_LIFETIME, 1200 };
+
+	ck_assert_int_eq(tc_open(&c, PORT, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, add_udp_lifetime, &big), 0);
+	ck_assert_int_eq(stun_attr_u32(stun_msg_attr(&c.resp, TURN_ATTR_LIFETIME), &v), 0);
+	ck_assert_uint_eq(v, 3600);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_REFRESH, add_u32, refresh), 0);
+	ck_assert_int_eq(stun_attr_u32(stun_msg_attr(&c.resp, TURN_ATTR_LIFETIME), &v), 0);
+	ck_assert_uint_eq(v, 1200);
+	tc_close(&c);
+	ck_assert_int_eq(tc_open(&c, PORT, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, add_udp_lifetime, &small), 0);
+	ck_assert_int_eq(stun_attr_u32(stun_msg_attr(&c.resp, TURN_ATTR_LIFETIME), &v), 0);
+	ck_assert_uint_eq(v, 600);
+	tc_close(&c);
+}
+END_TEST
+
+START_TEST(test_allocate_retransmit)
+{
+	/* An Allocate retransmitted with the same transaction id gets the same success, byte for
+	 * byte; a new Allocate on the same 5-tuple is a 437. */
+	struct tc c;
+	uint8_t tid[STUN_TID_LEN], first[512];
+	size_t first_len;
+
+	ck_assert_int_eq(tc_open(&c, PORT, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	memcpy(tid, c.tid, STUN_TID_LEN);
+	ck_assert_uint_le(c.rlen, sizeof(first));
+	first_len = c.rlen;
+	memcpy(first, c.rbuf, first_len);
+
+	ck_assert_int_eq(tc_request_tid(&c, TURN_METHOD_ALLOCATE, add_udp, NULL, tid), 0);
+	ck_assert_uint_eq(c.rlen, first_len);
+	ck_assert_mem_eq(c.rbuf, first, first_len);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 437);
+	ck_assert_uint_eq(counters().allocations_now, 1);
+	tc_close(&c);
+}
+END_TEST
+
+START_TEST(test_port_exhaustion)
+{
+	/* With 2 relay ports, the third Allocate is a 508 counted in port_exhausted; freeing one
+	 * (Refresh 0) makes room again. */
+	struct config small;
+	struct turn_server *s;
+	struct tc c[3];
+	struct turn_counters k;
+	uint32_t zero[2] = { TURN_ATTR_LIFETIME, 0 };
+
+	config_make(&small, PORT_SMALL, RELAY_MIN, RELAY_MIN + 1, false, 1);
+	ck_assert_int_eq(turn_server_start(&s, &small), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(tc_open(&c[i], PORT_SMALL, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_allocate(&c[0], NULL), 0);
+	ck_assert_int_eq(tc_allocate(&c[1], NULL), 0);
+	ck_assert_int_eq(tc_allocate(&c[2], NULL), 508);
+	turn_server_counters(s, &k);
+	ck_assert_uint_eq(k.port_exhausted, 1);
+	ck_assert_int_eq(tc_request(&c[0], TURN_METHOD_REFRESH, add_u32, zero), 0);
+	ck_assert_int_eq(tc_allocate(&c[2], NULL), 0);
+	for (int i = 0; i < 3; i++)
+		tc_close(&c[i]);
+	turn_server_stop(s);
+}
+END_TEST
+
+START_TEST(test_refresh_zero)
+{
+	/* Refresh with LIFETIME 0 deletes the allocation: a CreatePermission then gets 437. */
+	struct tc c;
+	struct sockaddr_storage peer;
+	uint32_t zero[2] = { TURN_ATTR_LIFETIME, 0 }, v;
+	int pfd = udp_peer(&peer);
+
+	client_allocated(&c, NULL);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_REFRESH, add_u32, zero), 0);
+	ck_assert_int_eq(stun_attr_u32(stun_msg_attr(&c.resp, TURN_ATTR_LIFETIME), &v), 0);
+	ck_assert_uint_eq(v, 0);
+	ck_assert_uint_eq(counters().allocations_now, 0);
+	ck_assert_int_eq(tc_permission(&c, &peer), 437);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_REFRESH, NULL, NULL), 437);
+	tc_close(&c);
+	close(pfd);
+}
+END_TEST
+
+/* ---- Relaying ---- */
+
+START_TEST(test_send_and_data_indication)
+{
+	/* CreatePermission + Send indication: the peer gets the exact bytes from the relayed address;
+	 * the peer's answer comes back as a Data indication with its XOR-PEER-ADDRESS. Counters count
+	 * payload bytes. */
+	struct tc c;
+	struct sockaddr_storage relayed, peer;
+	int pfd = udp_peer(&peer);
+	static const char hello[] = "hello, peer", reply[] = "hello, client!";
+	struct turn_counters k;
+
+	client_allocated(&c, &relayed);
+	ck_assert_int_eq(tc_permission(&c, &peer), 0);
+	ck_assert_int_eq(tc_send_indication(&c, &peer, hello, sizeof(hello)), 0);
+	expect_peer_gets(pfd, &relayed, hello, sizeof(hello));
+	send_to(pfd, &relayed, reply, sizeof(reply));
+	expect_data_indication(&c, &peer, reply, sizeof(reply));
+	ck_assert_uint_eq(CTR_WAIT(srv, pkts_to_client, 1), 1);
+	k = counters();
+	ck_assert_uint_eq(k.pkts_to_peer, 1);
+	ck_assert_uint_eq(k.bytes_to_peer, sizeof(hello));
+	ck_assert_uint_eq(k.pkts_to_client, 1);
+	ck_assert_uint_eq(k.bytes_to_client, sizeof(reply));
+	ck_assert_uint_eq(k.permissions_now, 1);
+	tc_close(&c);
+	close(pfd);
+}
+END_TEST
+
+static void add_two_peers(struct stun_builder *b, void *arg)
+{
+	const struct sockaddr_storage *p = arg;
+
+	stun_build_xor_addr(b, TURN_ATTR_XOR_PEER_ADDRESS, &p[0]);
+	stun_build_xor_addr(b, TURN_ATTR_XOR_PEER_ADDRESS, &p[1]);
+}
+
+START_TEST(test_permission_required)
+{
+	/* Without a permission nothing is relayed either way; one CreatePermission may carry several
+	 * XOR-PEER-ADDRESS; a permission covers the peer's IP whatever its port. */
+	struct tc c;
+	struct sockaddr_storage relayed, peers[2], other;
+	int p0 = udp_peer(&peers[0]), p1 = udp_peer(&peers[1]), po = udp_peer(&other);
+	uint8_t buf[64];
+	struct sockaddr_storage ten;
+
+	client_allocated(&c, &relayed);
+	ck_assert_int_eq(tc_send_indication(&c, &peers[0], "x", 1), 0);
+	ck_assert_int_eq(udp_recv(p0, buf, sizeof(buf), NULL, QUIET_MS), -ETIMEDOUT);
+	send_to(p0, &relayed, "y", 1);
+	ck_assert_int_eq(tc_recv(&c, QUIET_MS), -ETIMEDOUT);
+
+	/* The default deny list still refuses 10/8 while loopback is allowed. */
+	addr_parse_ip("10.0.0.1", 9, &ten);
+	ck_assert_int_eq(tc_permission(&c, &ten), 403);
+
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_CREATE_PERMISSION, add_two_peers, peers), 0);
+	ck_assert_uint_eq(counters().permissions_now, 1); /* same IP, ports ignored */
+	ck_assert_int_eq(tc_send_indication(&c, &peers[1], "z", 1), 0);
+	expect_peer_gets(p1, &relayed, "z", 1);
+	send_to(po, &relayed, "w", 1); /* same IP, a port never named: permitted (RFC 8656 §9) */
+	expect_data_indication(&c, &other, "w", 1);
+	tc_close(&c);
+	close(p0);
+	close(p1);
+	close(po);
+}
+END_TEST
+
+START_TEST(test_channel_data)
+{
+	/* ChannelBind then ChannelData both ways; the bind also installs the permission; ChannelData
+	 * on an unbound channel is dropped. */
+	struct tc c;
+	struct sockaddr_storage relayed, peer;
+	int pfd = udp_peer(&peer);
+	static const char up[] = "up the channel", down[] = "down the channel";
+	uint16_t num, dlen;
+	const uint8_t *data;
+	long n;
+
+	client_allocated(&c, &relayed);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x4000, &peer), 0);
+	ck_assert_uint_eq(counters().channels_now, 1);
+	ck_assert_uint_eq(counters().permissions_now, 1);
+	ck_assert_int_eq(tc_send_channel(&c, 0x4000, up, sizeof(up)), 0);
+	expect_peer_gets(pfd, &relayed, up, sizeof(up));
+
+	send_to(pfd, &relayed, down, sizeof(down));
+	n = tc_recv(&c, 2000);
+	ck_assert_int_eq(n, (long)(TURN_CHANNELDATA_HDR + sizeof(down)));
+	ck_assert_int_eq(turn_channeldata_parse(c.rbuf, (size_t)n, &num, &data, &dlen), 0);
+	ck_assert_uint_eq(num, 0x4000);
+	ck_assert_uint_eq(dlen, sizeof(down));
+	ck_assert_mem_eq(data, down, sizeof(down));
+
+	ck_assert_int_eq(tc_send_channel(&c, 0x4001, up, sizeof(up)), 0);
+	ck_assert_int_eq(udp_recv(pfd, c.rbuf, sizeof(c.rbuf), NULL, QUIET_MS), -ETIMEDOUT);
+	tc_close(&c);
+	close(pfd);
+}
+END_TEST
+
+START_TEST(test_channel_rebind_rules)
+{
+	/* A number bound to one peer cannot be bound to another, nor a peer to a second number (400);
+	 * re-binding the same pair refreshes it. */
+	struct tc c;
+	struct sockaddr_storage a, b;
+	int fa = udp_peer(&a), fb = udp_peer(&b);
+
+	client_allocated(&c, NULL);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x4001, &a), 0);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x4001, &b), 400);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x4002, &a), 400);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x4001, &a), 0);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x4002, &b), 0);
+	ck_assert_uint_eq(counters().channels_now, 2);
+	tc_close(&c);
+	close(fa);
+	close(fb);
+}
+END_TEST
+
+START_TEST(test_channel_range)
+{
+	/* Channel numbers outside 0x4000-0x7FFF are a 400; the RFC 5766 range above 0x4FFF binds. */
+	struct tc c;
+	struct sockaddr_storage a;
+	int fa = udp_peer(&a);
+
+	client_allocated(&c, NULL);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x3FFF, &a), 400);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x8000, &a), 400);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x7FFF, &a), 0);
+	tc_close(&c);
+	close(fa);
+}
+END_TEST
+
+static void add_bad_peer(struct stun_builder *b, void *arg)
+{
+	static const uint8_t bad[5] = { 0, 1, 2, 3, 4 }; /* IPv4 family, too short */
+
+	stun_build_attr(b, TURN_ATTR_XOR_PEER_ADDRESS, bad, sizeof(bad));
+}
+
+START_TEST(test_bad_peer_address)
+{
+	/* A malformed XOR-PEER-ADDRESS, or none, is a 400 and installs nothing. */
+	struct tc c;
+
+	client_allocated(&c, NULL);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_CREATE_PERMISSION, add_bad_peer, NULL), 400);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_CREATE_PERMISSION, NULL, NULL), 400);
+	ck_assert_uint_eq(counters().permissions_now, 0);
+	tc_close(&c);
+}
+END_TEST
+
+START_TEST(test_denied_peer)
+{
+	/* With loopback not allowed (default deny list), CreatePermission and ChannelBind to
+	 * 127.0.0.1 are a 403 and a Send indication to it is dropped. */
+	struct config deny;
+	struct turn_server *s;
+	struct tc c;
+	struct sockaddr_storage peer;
+	int pfd = udp_peer(&peer);
+	uint8_t buf[16];
+
+	config_make(&deny, PORT_DENY, RELAY_MIN, RELAY_MAX, true, 1);
+	ck_assert_int_eq(turn_server_start(&s, &deny), 0);
+	ck_assert_int_eq(tc_open(&c, PORT_DENY, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	ck_assert_int_eq(tc_permission(&c, &peer), 403);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x4000, &peer), 403);
+	ck_assert_int_eq(tc_send_indication(&c, &peer, "x", 1), 0);
+	ck_assert_int_eq(udp_recv(pfd, buf, sizeof(buf), NULL, QUIET_MS), -ETIMEDOUT);
+	tc_close(&c);
+	close(pfd);
+	turn_server_stop(s);
+}
+END_TEST
+
+START_TEST(test_workers)
+{
+	/* With 2 workers (SO_REUSEPORT, split port range) every client allocates and relays, and
+	 * relay ports stay in the configured range. */
+	struct config two;
+	struct turn_server *s;
+	struct tc c[6];
+	struct sockaddr_storage relayed, peer;
+	int pfd = udp_peer(&peer);
+	struct turn_counters k;
+
+	config_make(&two, PORT_WORKERS, RELAY_MIN, RELAY_MIN + 9, false, 2);
+	ck_assert_int_eq(turn_server_start(&s, &two), 0);
+	for (int i = 0; i < 6; i++) {
+		char msg[16];
+		snprintf(msg, sizeof(msg), "client %d", i);
+		ck_assert_int_eq(tc_open(&c[i], PORT_WORKERS, "demo", "demo"), 0);
+		ck_assert_int_eq(tc_allocate(&c[i], &relayed), 0);
+		ck_assert_uint_ge(addr_port(&relayed), RELAY_MIN);
+		ck_assert_uint_le(addr_port(&relayed), RELAY_MIN + 9);
+		ck_assert_int_eq(tc_channel_bind(&c[i], 0x4000, &peer), 0);
+		ck_assert_int_eq(tc_send_channel(&c[i], 0x4000, msg, strlen(msg)), 0);
+		expect_peer_gets(pfd, &relayed, msg, strlen(msg));
+	}
+	ck_assert_uint_eq(CTR_WAIT(s, pkts_to_peer, 6), 6);
+	turn_server_counters(s, &k);
+	ck_assert_uint_eq(k.allocations_now, 6);
+	for (int i = 0; i < 6; i++)
+		tc_close(&c[i]);
+	close(pfd);
+	turn_server_stop(s);
+}
+END_TEST
+
+/* ---- Bad input ---- */
+
+START_TEST(test_garbage)
+{
+	/* 1,000 random, truncated and mutated datagrams (also from a client with an allocation and a
+	 * channel) neither crash nor stall the server: it still answers a Binding, and counts them. */
+	struct tc c, fresh;
+	struct sockaddr_storage peer;
+	int pfd = udp_peer(&peer);
+	uint8_t real[3][600], buf[700];
+	size_t real_len[3];
+	struct stun_builder b;
+	uint8_t tid[STUN_TID_LEN], key[16];
+
+	srand(1234);
+	client_allocated(&c, NULL);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x4000, &peer), 0);
+
+	/* Real messages to mutate: an authenticated Allocate, a Send indication, ChannelData. */
+	stun_ltc_key("demo", 4, "tincan.test", 11, "demo", 4, key);
+	tc_random_tid(tid);
+	stun_build_init(&b, real[0], sizeof(real[0]), TURN_METHOD_CREATE_PERMISSION,
+			STUN_CLASS_REQUEST, tid);
+	stun_build_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, &peer);
+	stun_build_attr(&b, STUN_ATTR_USERNAME, "demo", 4);
+	stun_build_attr(&b, STUN_ATTR_REALM, "tincan.test", 11);
+	stun_build_attr(&b, STUN_ATTR_NONCE, c.nonce, strlen(c.nonce));
+	stun_build_integrity(&b, key, sizeof(key));
+	stun_build_fingerprint(&b);
+	ck_assert_int_eq(stun_build_finish(&b, &real_len[0]), 0);
+	stun_build_init(&b, real[1], sizeof(real[1]), TURN_METHOD_SEND, STUN_CLASS_INDICATION, tid);
+	stun_build_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, &peer);
+	stun_build_attr(&b, TURN_ATTR_DATA, "payload", 7);
+	ck_assert_int_eq(stun_build_finish(&b, &real_len[1]), 0);
+	turn_channeldata_header(real[2], 0x4000, 8);
+	memcpy(real[2] + 4, "chandata", 8);
+	real_len[2] = 12;
+
+	for (int i = 0; i < 1000; i++) {
+		size_t len;
+
+		switch (i % 4) {
+		case 0: /* random bytes, random length */
+			len = (size_t)rand() % sizeof(buf);
+			for (size_t j = 0; j < len; j++)
+				buf[j] = (uint8_t)rand();
+			break;
+		case 1: /* a real message cut short */
+			len = real_len[i % 3];
+			memcpy(buf, real[i % 3], len);
+			len = (size_t)rand() % len;
+			break;
+		default: /* a real message with a few bytes flipped */
+			len = real_len[i % 3];
+			memcpy(buf, real[i % 3], len);
+			for (int k = 0; k < 1 + rand() % 4; k++)
+				buf[(size_t)rand() % len] ^= (uint8_t)(1 + rand() % 255);
+			break;
+		}
+		ck_assert_int_eq(tc_send_raw(&c, buf, len), 0);
+	}
+
+	ck_assert_int_eq(tc_open(&fresh, PORT, NULL, NULL), 0);
+	ck_assert_int_eq(tc_request(&fresh, STUN_METHOD_BINDING, NULL, NULL), 0);
+	ck_assert_uint_gt(counters().malformed, 100);
+	tc_close(&fresh);
+	tc_close(&c);
+	close(pfd);
+}
+END_TEST
+
+START_TEST(test_not_stun)
+{
+	/* A first byte outside 0x00-0x7F is dropped without an answer and counted as malformed. */
+	struct tc c;
+	static const uint8_t dtls[] = { 0x16, 0xfe, 0xfd }, rtp[] = { 0x80, 0x00, 0x01, 0x02 };
+
+	ck_assert_int_eq(tc_open(&c, PORT, NULL, NULL), 0);
+	ck_assert_int_eq(tc_send_raw(&c, rtp, sizeof(rtp)), 0);
+	ck_assert_int_eq(tc_send_raw(&c, dtls, sizeof(dtls)), 0);
+	ck_assert_int_eq(tc_recv(&c, QUIET_MS), -ETIMEDOUT);
+	ck_assert_uint_eq(counters().malformed, 2);
+	ck_assert_uint_eq(counters().requests, 0);
+	tc_close(&c);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("turn");
+	TCase *tc = tcase_create("turn");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_binding);
+	tcase_add_test(tc, test_allocate_needs_auth);
+	tcase_add_test(tc, test_wrong_password);
+	tcase_add_test(tc, test_allocate_static_user);
+	tcase_add_test(tc, test_rest_credentials);
+	tcase_add_test(tc, test_stale_nonce);
+	tcase_add_test(tc, test_wrong_username);
+	tcase_add_test(tc, test_requested_transport);
+	tcase_add_test(tc, test_unknown_attribute);
+	tcase_add_test(tc, test_family_ipv6);
+	tcase_add_test(tc, test_even_port);
+	tcase_add_test(tc, test_lifetime_clamp);
+	tcase_add_test(tc, test_allocate_retransmit);
+	tcase_add_test(tc, test_port_exhaustion);
+	tcase_add_test(tc, test_refresh_zero);
+	tcase_add_test(tc, test_send_and_data_indication);
+	tcase_add_test(tc, test_permission_required);
+	tcase_add_test(tc, test_channel_data);
+	tcase_add_test(tc, test_channel_rebind_rules);
+	tcase_add_test(tc, test_channel_range);
+	tcase_add_test(tc, test_bad_peer_address);
+	tcase_add_test(tc, test_denied_peer);
+	tcase_add_test(tc, test_workers);
+	tcase_add_test(tc, test_garbage);
+	tcase_add_test(tc, test_not_stun);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

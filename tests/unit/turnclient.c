@@ -1,0 +1,277 @@
+/*
+ * turnclient: see turnclient.h. Blocking, loopback only, for tests.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "core/addr.h"
+#include "turnclient.h"
+
+void tc_random_tid(uint8_t tid[STUN_TID_LEN])
+{
+	if (RAND_bytes(tid, STUN_TID_LEN) != 1)
+		for (int i = 0; i < STUN_TID_LEN; i++)
+			tid[i] = (uint8_t)rand();
+}
+
+int udp_peer(struct sockaddr_storage *addr)
+{
+	socklen_t len = sizeof(*addr);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	addr_parse_ip("127.0.0.1", 0, addr);
+	if (bind(fd, (struct sockaddr *)addr, addr_len(addr)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)addr, &len) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+long udp_recv(int fd, void *buf, size_t cap, struct sockaddr_storage *from, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct sockaddr_storage dummy;
+	socklen_t flen = sizeof(dummy);
+	ssize_t n;
+	int rc;
+
+	rc = poll(&p, 1, ms);
+	if (rc < 0)
+		return -errno;
+	if (rc == 0)
+		return -ETIMEDOUT;
+	n = recvfrom(fd, buf, cap, 0, (struct sockaddr *)(from ? from : &dummy), &flen);
+	return n < 0 ? -errno : (long)n;
+}
+
+int tc_open(struct tc *c, uint16_t port, const char *user, const char *pass)
+{
+	memset(c, 0, sizeof(*c));
+	c->retry = true;
+	c->fd = udp_peer(&c->local);
+	if (c->fd < 0)
+		return c->fd;
+	addr_parse_ip("127.0.0.1", port, &c->server);
+	if (user)
+		snprintf(c->user, sizeof(c->user), "%s", user);
+	if (pass)
+		snprintf(c->pass, sizeof(c->pass), "%s", pass);
+	return 0;
+}
+
+void tc_close(struct tc *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+int tc_send_raw(struct tc *c, const void *buf, size_t len)
+{
+	if (sendto(c->fd, buf, len, 0, (const struct sockaddr *)&c->server, addr_len(&c->server)) < 0)
+		return -errno;
+	return 0;
+}
+
+long tc_recv(struct tc *c, int ms)
+{
+	long n = udp_recv(c->fd, c->rbuf, sizeof(c->rbuf), NULL, ms);
+
+	c->rlen = n > 0 ? (size_t)n : 0;
+	return n;
+}
+
+/* Copies a string attribute into @out (NUL-terminated, truncated to @cap - 1). */
+static void attr_str(const struct stun_msg *m, uint16_t type, char *out, size_t cap)
+{
+	const struct stun_attr *a = stun_msg_attr(m, type);
+	size_t n;
+
+	if (!a)
+		return;
+	n = a->len < cap - 1 ? a->len : cap - 1;
+	memcpy(out, a->val, n);
+	out[n] = '\0';
+}
+
+/* Sends one try and waits for the answer with our tid. Returns 0, an error code, or -errno. */
+static int try_once(struct tc *c, uint16_t method, tc_attrs_h *attrs, void *arg)
+{
+	uint8_t buf[2048];
+	struct stun_builder b;
+	struct timespec t0, t;
+	size_t len;
+	int err;
+
+	stun_build_init(&b, buf, sizeof(buf), method, STUN_CLASS_REQUEST, c->tid);
+	if (attrs)
+		attrs(&b, arg);
+	if (c->user[0] && c->nonce[0]) {
+		uint8_t key[16];
+
+		stun_build_attr(&b, STUN_ATTR_USERNAME, c->user, strlen(c->user));
+		stun_build_attr(&b, STUN_ATTR_REALM, c->realm, strlen(c->realm));
+		stun_build_attr(&b, STUN_ATTR_NONCE, c->nonce, strlen(c->nonce));
+		stun_ltc_key(c->user, strlen(c->user), c->realm, strlen(c->realm), c->pass,
+			     strlen(c->pass), key);
+		stun_build_integrity(&b, key, sizeof(key));
+	}
+	stun_build_fingerprint(&b);
+	err = stun_build_finish(&b, &len);
+	if (err)
+		return err;
+	err = tc_send_raw(c, buf, len);
+	if (err)
+		return err;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		long ms;
+		long n;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		ms = 2000 - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (ms <= 0)
+			return -ETIMEDOUT;
+		n = tc_recv(c, (int)ms);
+		if (n < 0)
+			return (int)n;
+		if (stun_msg_parse(&c->resp, c->rbuf, (size_t)n))
+			continue;
+		if (memcmp(c->resp.tid, c->tid, STUN_TID_LEN) != 0 || c->resp.method != method)
+			continue; /* a Data indication or a stale answer */
+		if (c->resp.cls == STUN_CLASS_SUCCESS)
+			return 0;
+		if (c->resp.cls == STUN_CLASS_ERROR) {
+			const struct stun_attr *e = stun_msg_attr(&c->resp, STUN_ATTR_ERROR_CODE);
+			const char *reason;
+			size_t rlen;
+			int code;
+
+			if (!e || stun_attr_error_code(e, &code, &reason, &rlen))
+				return -EBADMSG;
+			return code;
+		}
+	}
+}
+
+int tc_request_tid(struct tc *c, uint16_t method, tc_attrs_h *attrs, void *arg,
+		   const uint8_t tid[STUN_TID_LEN])
+{
+	int rc;
+
+	memcpy(c->tid, tid, STUN_TID_LEN);
+	rc = try_once(c, method, attrs, arg);
+	switch (rc) {
+	case 401:
+	case 438:
+		/* Take the realm and nonce and retry once, if we have something to retry with
+		 * (RFC 8489 §9.2.3). A 401 that answers a request that had credentials is final. */
+		if (!c->user[0] || !c->retry || !stun_msg_attr(&c->resp, STUN_ATTR_NONCE))
+			break;
+		if (rc == 401 && c->nonce[0])
+			break;
+		attr_str(&c->resp, STUN_ATTR_REALM, c->realm, sizeof(c->realm));
+		attr_str(&c->resp, STUN_ATTR_NONCE, c->nonce, sizeof(c->nonce));
+		tc_random_tid(c->tid);
+		rc = try_once(c, method, attrs, arg);
+		break;
+	}
+	return rc;
+}
+
+int tc_request(struct tc *c, uint16_t method, tc_attrs_h *attrs, void *arg)
+{
+	uint8_t tid[STUN_TID_LEN];
+
+	tc_random_tid(tid);
+	return tc_request_tid(c, method, attrs, arg, tid);
+}
+
+static void add_udp_transport(struct stun_builder *b, void *arg)
+{
+	stun_build_u32(b, TURN_ATTR_REQUESTED_TRANSPORT, (uint32_t)IPPROTO_UDP << 24);
+}
+
+int tc_allocate(struct tc *c, struct sockaddr_storage *relayed)
+{
+	int rc = tc_request(c, TURN_METHOD_ALLOCATE, add_udp_transport, NULL);
+	const struct stun_attr *a;
+
+	if (rc == 0 && relayed) {
+		a = stun_msg_attr(&c->resp, TURN_ATTR_XOR_RELAYED_ADDRESS);
+		if (!a || stun_attr_xor_addr(&c->resp, a, relayed))
+			return -EBADMSG;
+	}
+	return rc;
+}
+
+static void add_peer(struct stun_builder *b, void *arg)
+{
+	stun_build_xor_addr(b, TURN_ATTR_XOR_PEER_ADDRESS, arg);
+}
+
+int tc_permission(struct tc *c, const struct sockaddr_storage *peer)
+{
+	return tc_request(c, TURN_METHOD_CREATE_PERMISSION, add_peer, (void *)peer);
+}
+
+struct chan_arg {
+	uint16_t num;
+	const struct sockaddr_storage *peer;
+};
+
+static void add_channel(struct stun_builder *b, void *arg)
+{
+	const struct chan_arg *ca = arg;
+
+	stun_build_u32(b, TURN_ATTR_CHANNEL_NUMBER, (uint32_t)ca->num << 16);
+	stun_build_xor_addr(b, TURN_ATTR_XOR_PEER_ADDRESS, ca->peer);
+}
+
+int tc_channel_bind(struct tc *c, uint16_t num, const struct sockaddr_storage *peer)
+{
+	struct chan_arg ca = { .num = num, .peer = peer };
+
+	return tc_request(c, TURN_METHOD_CHANNEL_BIND, add_channel, &ca);
+}
+
+int tc_send_indication(struct tc *c, const struct sockaddr_storage *peer, const void *data,
+		       size_t len)
+{
+	uint8_t buf[2048], tid[STUN_TID_LEN];
+	struct stun_builder b;
+	size_t n;
+	int err;
+
+	tc_random_tid(tid);
+	stun_build_init(&b, buf, sizeof(buf), TURN_METHOD_SEND, STUN_CLASS_INDICATION, tid);
+	stun_build_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, peer);
+	stun_build_attr(&b, TURN_ATTR_DATA, data, len);
+	stun_build_fingerprint(&b);
+	err = stun_build_finish(&b, &n);
+	return err ? err : tc_send_raw(c, buf, n);
+}
+
+int tc_send_channel(struct tc *c, uint16_t num, const void *data, size_t len)
+{
+	uint8_t buf[2048];
+
+	if (len > sizeof(buf) - TURN_CHANNELDATA_HDR)
+		return -EMSGSIZE;
+	turn_channeldata_header(buf, num, (uint16_t)len);
+	memcpy(buf + TURN_CHANNELDATA_HDR, data, len);
+	return tc_send_raw(c, buf, len + TURN_CHANNELDATA_HDR);
+}

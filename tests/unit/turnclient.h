@@ -1,0 +1,88 @@
+/*
+ * turnclient: a tiny blocking TURN client over loopback UDP, built on stun.h, for tests only.
+ *
+ * One struct tc is one client socket (one 5-tuple). tc_request() sends a request, waits for the
+ * answer with the same transaction id and, when it has credentials, takes the REALM and NONCE of a
+ * 401 or 438 and retries once: the "retry with the new nonce" logic lives in one place.
+ */
+#ifndef TINCAN_TESTS_TURNCLIENT_H
+#define TINCAN_TESTS_TURNCLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "turn/stun.h"
+
+struct tc {
+	int fd;
+	struct sockaddr_storage server;
+	struct sockaddr_storage local;   /* the socket's bound address */
+	char user[128];
+	char pass[128];
+	char realm[128];                 /* learnt from 401 */
+	char nonce[128];                 /* learnt from 401 / 438 */
+	bool retry;                      /* retry once after 401/438 (default true) */
+	uint8_t rbuf[65536];
+	size_t rlen;
+	struct stun_msg resp;            /* last answer, points into rbuf */
+	uint8_t tid[STUN_TID_LEN];       /* of the last request */
+};
+
+/* Adds a request's own attributes; called on each (re)try. */
+typedef void (tc_attrs_h)(struct stun_builder *b, void *arg);
+
+/* Opens a client socket on 127.0.0.1 (ephemeral port) talking to 127.0.0.1:@port. Returns 0 or
+ * a negative errno. @user may be NULL for no credentials. */
+int tc_open(struct tc *c, uint16_t port, const char *user, const char *pass);
+
+void tc_close(struct tc *c);
+
+/*
+ * Sends a request of @method (attributes from @attrs, may be NULL) and waits up to 2 s for its
+ * answer. With credentials and a known nonce it adds USERNAME, REALM, NONCE and
+ * MESSAGE-INTEGRITY. Returns 0 for a success answer, the STUN error code (> 0) for an error
+ * answer, or a negative errno (-ETIMEDOUT). The answer is in c->resp.
+ */
+int tc_request(struct tc *c, uint16_t method, tc_attrs_h *attrs, void *arg);
+
+/* Same, but sends the request with transaction id @tid (for retransmission tests). */
+int tc_request_tid(struct tc *c, uint16_t method, tc_attrs_h *attrs, void *arg,
+		   const uint8_t tid[STUN_TID_LEN]);
+
+/* Allocate for UDP with the default lifetime; stores the relayed address in @relayed if
+ * non-NULL. Returns as tc_request. */
+int tc_allocate(struct tc *c, struct sockaddr_storage *relayed);
+
+/* CreatePermission for one @peer. */
+int tc_permission(struct tc *c, const struct sockaddr_storage *peer);
+
+/* ChannelBind @num to @peer. */
+int tc_channel_bind(struct tc *c, uint16_t num, const struct sockaddr_storage *peer);
+
+/* Sends raw bytes to the server. Returns 0 or a negative errno. */
+int tc_send_raw(struct tc *c, const void *buf, size_t len);
+
+/* Sends a Send indication of @len bytes to @peer. */
+int tc_send_indication(struct tc *c, const struct sockaddr_storage *peer, const void *data,
+		       size_t len);
+
+/* Sends ChannelData on @num. */
+int tc_send_channel(struct tc *c, uint16_t num, const void *data, size_t len);
+
+/* Waits up to @ms for one datagram from the server into c->rbuf. Returns its length or a negative
+ * errno (-ETIMEDOUT). */
+long tc_recv(struct tc *c, int ms);
+
+/* Waits up to @ms for one datagram on @fd; stores the sender in @from if non-NULL. Returns its
+ * length or a negative errno. */
+long udp_recv(int fd, void *buf, size_t cap, struct sockaddr_storage *from, int ms);
+
+/* A UDP socket bound to 127.0.0.1 on an ephemeral port; its address in @addr. Returns the fd. */
+int udp_peer(struct sockaddr_storage *addr);
+
+/* Fills @tid with random bytes. */
+void tc_random_tid(uint8_t tid[STUN_TID_LEN]);
+
+#endif
