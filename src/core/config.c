@@ -7,6 +7,7 @@
  * tincan.conf man page in step: tests/unit/test_core.c checks that etc/tincan.conf names every row.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -14,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -33,6 +36,7 @@ enum opt_type {
 	OPT_IP,       /* numeric IP, stored with port 0 */
 	OPT_PATH,     /* char[PATH_MAX], relative to the config file's folder */
 	OPT_SECRET,   /* struct cred_secret; "" = random; bool at off2 says "configured" */
+	OPT_SECRET_FILE, /* like OPT_SECRET, read from a file; excludes the row named without "_file" */
 	OPT_CIDRS,    /* struct cidr * at off, size_t count at off2 */
 	OPT_USERS,    /* struct config_user * at off, size_t count at off2 */
 };
@@ -60,6 +64,8 @@ static const struct opt options[] = {
 	  S(turn.external_host) },
 	{ "turn.realm", OPT_STRING, 1, 0, "tincan", F(turn.realm), 0, S(turn.realm) },
 	{ "turn.secret", OPT_SECRET, 0, 0, "", F(turn.secret), F(turn.secret_configured), 0 },
+	{ "turn.secret_file", OPT_SECRET_FILE, 0, 0, NULL, F(turn.secret), F(turn.secret_configured),
+	  0 },
 	{ "turn.credential_lifetime", OPT_UINT, 60, 604800, "86400", F(turn.credential_lifetime),
 	  0, 0 },
 	{ "turn.users", OPT_USERS, 0, 0, NULL, F(turn.users), F(turn.n_users), 0 },
@@ -73,6 +79,8 @@ static const struct opt options[] = {
 	{ "rooms.token_lifetime", OPT_UINT, 60, 604800, "3600", F(rooms.token_lifetime), 0, 0 },
 	{ "rooms.idle_timeout", OPT_UINT, 10, 2592000, "86400", F(rooms.idle_timeout), 0, 0 },
 	{ "rooms.token_secret", OPT_SECRET, 0, 0, "", F(rooms.token_secret),
+	  F(rooms.token_secret_configured), 0 },
+	{ "rooms.token_secret_file", OPT_SECRET_FILE, 0, 0, NULL, F(rooms.token_secret),
 	  F(rooms.token_secret_configured), 0 },
 };
 
@@ -210,6 +218,72 @@ static int parse_users(struct load_ctx *c, const struct opt *o, const config_set
 	return 0;
 }
 
+/*
+ * Reads the secret of an OPT_SECRET_FILE row from the file named @text. The file holds the secret
+ * as text (trailing whitespace and newline stripped), as written by `openssl rand -base64 32`;
+ * packages generate it at install time, so the config file itself holds no secret. The file must
+ * not be readable by other users. Setting both the inline option and its _file form is an error.
+ */
+static int read_secret_file(struct load_ctx *c, const struct opt *o, const config_setting_t *s,
+			    const char *text)
+{
+	struct cred_secret *sec = field(c->cfg, o->off);
+	bool *configured = field(c->cfg, o->off2);
+	const char *inline_name = strrchr(o->path, '.') + 1;
+	size_t name_len = strlen(inline_name) - strlen("_file");
+	char inline_key[64], path[PATH_MAX];
+	uint8_t buf[CRED_SECRET_MAX + 2];
+	struct stat st;
+	ssize_t n;
+	int fd, err;
+
+	/* The inline partner of "turn.secret_file" is "secret" in the same group. */
+	snprintf(inline_key, sizeof(inline_key), "%.*s", (int)name_len, inline_name);
+	if (config_setting_get_member(config_setting_parent(s), inline_key))
+		return fail(c, s, o->path, "set either %.*s or %s, not both", (int)(strlen(o->path) - 5),
+			    o->path, o->path);
+	if (!*text)
+		return fail(c, s, o->path, "must not be empty");
+	if (resolve_path(c, text, path))
+		return fail(c, s, o->path, "path too long");
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return fail(c, s, o->path, "cannot read \"%s\": %s", path, strerror(errno));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(c, s, o->path, "\"%s\" is not a regular file", path);
+	}
+	if (st.st_mode & (S_IROTH | S_IWOTH)) {
+		close(fd);
+		return fail(c, s, o->path, "\"%s\" is readable or writable by other users: chmod o-rwx it",
+			    path);
+	}
+	n = read(fd, buf, sizeof(buf));
+	err = errno;
+	close(fd);
+	if (n < 0)
+		return fail(c, s, o->path, "cannot read \"%s\": %s", path, strerror(err));
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
+			 buf[n - 1] == '\t'))
+		n--;
+	if ((size_t)n > CRED_SECRET_MAX)
+		err = fail(c, s, o->path, "\"%s\" holds more than %d bytes", path, CRED_SECRET_MAX);
+	else if (n < 16)
+		err = fail(c, s, o->path,
+			   "\"%s\" holds %zd bytes: at least 16 are needed (e.g. openssl rand -base64 32 >FILE)",
+			   path, n);
+	else
+		err = 0;
+	if (!err) {
+		memcpy(sec->key, buf, (size_t)n);
+		sec->len = (size_t)n;
+		*configured = true;
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return err;
+}
+
 /* Applies one value to its target. @s is the setting (NULL when applying the default @text). */
 static int opt_apply(struct load_ctx *c, const struct opt *o, const config_setting_t *s,
 		     const char *text)
@@ -304,6 +378,8 @@ static int opt_apply(struct load_ctx *c, const struct opt *o, const config_setti
 		*configured = true;
 		return 0;
 	}
+	case OPT_SECRET_FILE:
+		return read_secret_file(c, o, s, text);
 	default:
 		return -EINVAL;
 	}
@@ -334,6 +410,31 @@ static int check_unknown(struct load_ctx *c, const config_setting_t *group, cons
 	return 0;
 }
 
+/*
+ * The source address the kernel picks toward an address outside this machine, i.e. the address of
+ * the default route (as `ip route get` shows). connect() on a UDP socket only looks the route up:
+ * it sends nothing. The destination is a documentation address (RFC 5737, RFC 3849), never a
+ * real host. Returns 0, or a negative errno (-ENETUNREACH: no route).
+ */
+static int default_route_source(int family, struct sockaddr_storage *out)
+{
+	struct sockaddr_storage dst;
+	socklen_t len = sizeof(*out);
+	int fd, err = 0;
+
+	addr_parse_ip(family == AF_INET ? "192.0.2.1" : "2001:db8::1", 9, &dst);
+	fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&dst, addr_len(&dst)) ||
+	    getsockname(fd, (struct sockaddr *)out, &len))
+		err = -errno;
+	close(fd);
+	if (!err)
+		addr_set_port(out, 0);
+	return err;
+}
+
 /* Checks rules that involve more than one option, and fills derived fields. */
 static int finish(struct load_ctx *c, const config_t *lc)
 {
@@ -346,15 +447,19 @@ static int finish(struct load_ctx *c, const config_t *lc)
 			    cfg->turn.relay_port_max);
 
 	if (cfg->turn.relay_ip.ss_family == 0) {
-		/* Default: relay on the listen address, unless that is a wildcard (the relayed
-		 * address sent to clients must be one they can reach). */
+		/* Default: relay on the listen address. If that is a wildcard, the relayed address
+		 * sent to clients must still be one they can reach: take the address of the default
+		 * route (IPv4 first: the relay is IPv4 only for now), as a single-homed server has. */
 		struct sockaddr_storage a = cfg->turn.listen;
 		addr_set_port(&a, 0);
 		addr_ip_str(&a, ip);
-		if (strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "::") == 0)
-			return fail(c, config_lookup(lc, "turn.listen"), "turn.relay_address",
-				    "required when turn.listen is a wildcard address (%s): set the IP clients reach the relay on",
-				    ip);
+		if (strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "::") == 0) {
+			if (default_route_source(AF_INET, &a) && default_route_source(AF_INET6, &a))
+				return fail(c, config_lookup(lc, "turn.listen"), "turn.relay_address",
+					    "not set, and this machine has no default route to take it from: set the IP clients reach the relay on, or listen on one address");
+			log_info("turn.relay_address is not set: relaying on %s, the address of the default route",
+				 addr_ip_str(&a, ip));
+		}
 		cfg->turn.relay_ip = a;
 	}
 	if (!cfg->turn.external_host[0])

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/addr.h"
@@ -245,7 +246,6 @@ START_TEST(test_config_errors)
 		{ "turn = {\n listen = \"127.0.0.1:3478\";\n relay_port_min = 60000;\n relay_port_max = 50000;\n};\n",
 		  ":3: turn.relay_port_min: 60000 is above turn.relay_port_max (50000)" },
 		{ "turn = {\n listen = \"nowhere:1\";\n};\n", ":2: turn.listen: \"nowhere:1\" is not a numeric address" },
-		{ "turn = {\n listen = \"0.0.0.0:3478\";\n};\n", ":2: turn.relay_address: required when turn.listen is a wildcard" },
 		{ MINIMAL "rooms = {\n capacity = \"two\";\n};\n", ":3: rooms.capacity: must be an integer" },
 		{ MINIMAL "rooms = {\n capacity = 1;\n};\n", ":3: rooms.capacity: 1 is out of range 2..16" },
 		{ MINIMAL "log_level = \"loud\";\n", ":2: log_level: \"loud\" is not one of" },
@@ -299,10 +299,7 @@ START_TEST(test_config_shipped_files)
 	ck_assert_ptr_nonnull(strstr(cfg.http.html_dir, "/etc/../html"));
 	config_free(&cfg);
 
-	/* Production needs a relay address when listening on 0.0.0.0; the shipped file says so. */
-	ck_assert_int_eq(config_load(&cfg, TOP_SRCDIR "/etc/tincan.conf", err, sizeof(err)), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(err, "turn.relay_address: required"));
-
+	/* The production file, as installed: test_config_shipped_production loads it. */
 	f = fopen(TOP_SRCDIR "/etc/tincan.conf", "r");
 	ck_assert_ptr_nonnull(f);
 	fseek(f, 0, SEEK_END);
@@ -320,6 +317,315 @@ START_TEST(test_config_shipped_files)
 			      config_option_path(i));
 	}
 	free(text);
+}
+END_TEST
+
+/* --- Secrets from files, the relay address default, the shipped production file, the docs. --- */
+
+/* Makes a fresh folder under /tmp and returns its path (static buffer). */
+static const char *make_dir(void)
+{
+	static char dir[64];
+	strcpy(dir, "/tmp/tincan-core-dir-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	return dir;
+}
+
+/* Writes @text to @dir/@name with @mode. */
+static void write_file(const char *dir, const char *name, const char *text, mode_t mode)
+{
+	char path[256];
+	FILE *f;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+/* Removes @dir and the files in it. */
+static void remove_dir(const char *dir)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Reads a whole file into a NUL-terminated buffer (to free). */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text;
+	long len;
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)len + 1);
+	ck_assert_int_eq(fread(text, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	return text;
+}
+
+/* Pins: turn.secret_file and rooms.token_secret_file read the secret from a file (relative to the
+ * config file's folder, trailing newline stripped) and mark it configured. */
+START_TEST(test_config_secret_file)
+{
+	const char *dir = make_dir();
+	char path[256], err[512];
+	struct config cfg;
+	int rc;
+
+	write_file(dir, "turn-secret", "0123456789abcdefXYZ\n", 0600);
+	write_file(dir, "token-secret", "tokentokentokentoken12\r\n", 0640);
+	write_file(dir, "tincan.conf",
+		   "turn = {\n listen = \"127.0.0.1:3478\";\n secret_file = \"turn-secret\";\n};\n"
+		   "rooms = {\n token_secret_file = \"token-secret\";\n};\n", 0644);
+	snprintf(path, sizeof(path), "%s/tincan.conf", dir);
+	rc = config_load(&cfg, path, err, sizeof(err));
+	ck_assert_msg(rc == 0, "%s", err);
+	ck_assert(cfg.turn.secret_configured);
+	ck_assert_uint_eq(cfg.turn.secret.len, 19);
+	ck_assert_int_eq(memcmp(cfg.turn.secret.key, "0123456789abcdefXYZ", 19), 0);
+	ck_assert(cfg.rooms.token_secret_configured);
+	ck_assert_uint_eq(cfg.rooms.token_secret.len, 22);
+	ck_assert_int_eq(memcmp(cfg.rooms.token_secret.key, "tokentokentokentoken12", 22), 0);
+	config_free(&cfg);
+	remove_dir(dir);
+}
+END_TEST
+
+/* Pins: each way a secret file can be wrong is an error naming file:line, the option and why. */
+START_TEST(test_config_secret_file_errors)
+{
+	static const struct {
+		const char *setting; /* line 3 of the turn group */
+		const char *want;
+	} cases[] = {
+		{ "secret_file = \"missing\";", ":3: turn.secret_file: cannot read \"" },
+		{ "secret_file = \"short\";", ":3: turn.secret_file: \"" /* ... holds 5 bytes */ },
+		{ "secret_file = \"long\";", "holds more than 64 bytes" },
+		{ "secret_file = \"open\";", "is readable or writable by other users" },
+		{ "secret_file = \"\";", ":3: turn.secret_file: must not be empty" },
+		{ "secret_file = \".\";", "is not a regular file" },
+		{ "secret_file = 5;", ":3: turn.secret_file: must be a string" },
+		{ "secret_file = \"good\"; secret = \"0123456789abcdef\";",
+		  ":3: turn.secret_file: set either turn.secret or turn.secret_file, not both" },
+		{ "secret = \"\"; secret_file = \"good\";",
+		  ":3: turn.secret_file: set either turn.secret or turn.secret_file, not both" },
+	};
+	const char *dir = make_dir();
+	char path[256];
+
+	write_file(dir, "short", "short\n", 0600);
+	write_file(dir, "long", "0123456789012345678901234567890123456789012345678901234567890123456789\n",
+		   0600);
+	write_file(dir, "open", "0123456789abcdef0123\n", 0644);
+	write_file(dir, "good", "0123456789abcdef0123\n", 0600);
+	snprintf(path, sizeof(path), "%s/tincan.conf", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char text[512], err[512];
+		struct config cfg;
+		int rc;
+
+		snprintf(text, sizeof(text), "turn = {\n listen = \"127.0.0.1:3478\";\n %s\n};\n",
+			 cases[i].setting);
+		write_file(dir, "tincan.conf", text, 0644);
+		rc = config_load(&cfg, path, err, sizeof(err));
+		ck_assert_msg(rc == -EINVAL, "case %zu: rc %d (%s)", i, rc, err);
+		ck_assert_msg(strstr(err, cases[i].want) && strncmp(err, path, strlen(path)) == 0,
+			      "case %zu: got \"%s\", want \"%s\"", i, err, cases[i].want);
+	}
+	/* The same rules hold for rooms.token_secret_file. */
+	write_file(dir, "tincan.conf",
+		   "turn = { listen = \"127.0.0.1:3478\"; };\nrooms = {\n token_secret = \"0123456789abcdef\";\n"
+		   " token_secret_file = \"good\";\n};\n", 0644);
+	{
+		char err[512];
+		struct config cfg;
+		ck_assert_int_eq(config_load(&cfg, path, err, sizeof(err)), -EINVAL);
+		ck_assert_msg(strstr(err, ":4: rooms.token_secret_file: set either rooms.token_secret or "
+				  "rooms.token_secret_file, not both"), "%s", err);
+	}
+	remove_dir(dir);
+}
+END_TEST
+
+/* Pins: with a wildcard turn.listen and no turn.relay_address, the relay takes the address of the
+ * default route; on a machine without one (a build chroot), the error says what to set. */
+START_TEST(test_config_relay_default_route)
+{
+	struct config cfg;
+	char err[512], ip[ADDR_STRLEN];
+	int rc = load("turn = {\n listen = \"0.0.0.0:3478\";\n};\n", &cfg, err, sizeof(err));
+
+	if (rc == 0) {
+		addr_ip_str(&cfg.turn.relay_ip, ip);
+		ck_assert(cfg.turn.relay_ip.ss_family == AF_INET || cfg.turn.relay_ip.ss_family == AF_INET6);
+		ck_assert_str_ne(ip, "0.0.0.0");
+		ck_assert_str_ne(ip, "::");
+		ck_assert_str_eq(cfg.turn.external_host, ip);
+		config_free(&cfg);
+	} else {
+		ck_assert_int_eq(rc, -EINVAL);
+		ck_assert_msg(strstr(err, ":2: turn.relay_address: not set, and this machine has no default route"),
+			      "%s", err);
+	}
+	/* An explicit relay address is taken as it is, default route or not. */
+	ck_assert_int_eq(load("turn = {\n listen = \"0.0.0.0:3478\";\n relay_address = \"198.51.100.7\";\n};\n",
+			      &cfg, err, sizeof(err)), 0);
+	ck_assert_str_eq(addr_ip_str(&cfg.turn.relay_ip, ip), "198.51.100.7");
+	config_free(&cfg);
+}
+END_TEST
+
+/* Pins: the production etc/tincan.conf passes as the package installs it (secret files generated
+ * in the state folder), with secrets from files and the production peer ACL. */
+START_TEST(test_config_shipped_production)
+{
+	const char *dir = make_dir();
+	char path[256], err[512], *text, *out, *p, *q;
+	const char *state = "/var/lib/tincan/";
+	struct sockaddr_storage lo;
+	struct config cfg;
+	size_t n = 0;
+	FILE *f;
+	int rc;
+
+	/* Copy the file with the state folder moved to @dir. */
+	text = slurp(TOP_SRCDIR "/etc/tincan.conf");
+	out = calloc(1, strlen(text) * 2 + 1);
+	for (p = text; (q = strstr(p, state)); p = q + strlen(state)) {
+		n += (size_t)sprintf(out + n, "%.*s%s/", (int)(q - p), p, dir);
+		ck_assert_uint_lt(n, strlen(text) * 2 - 256);
+	}
+	strcat(out, p);
+	snprintf(path, sizeof(path), "%s/tincan.conf", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(out, f);
+	fclose(f);
+	write_file(dir, "turn-secret", "generated-by-postinst-0123456789abcdef\n", 0600);
+	write_file(dir, "token-secret", "also-generated-by-postinst-0123456789\n", 0600);
+
+	rc = config_load(&cfg, path, err, sizeof(err));
+	if (rc == 0) {
+		ck_assert(cfg.turn.secret_configured);
+		ck_assert(cfg.rooms.token_secret_configured);
+		addr_parse_ip("127.0.0.1", 1, &lo);
+		ck_assert(!peer_acl_permits(&cfg.turn.peers, &lo));
+		ck_assert_int_eq(cfg.turn.n_users, 0);
+		config_free(&cfg);
+	} else {
+		/* No default route (turn.listen is a wildcard): the only acceptable error. */
+		ck_assert_msg(strstr(err, "turn.relay_address: not set, and this machine has no default route"),
+			      "%s", err);
+	}
+	free(text);
+	free(out);
+	remove_dir(dir);
+}
+END_TEST
+
+/* Adds "group.name" of every option documented in etc/tincan.conf to @list (space separated):
+ * lines "name = …" or "# name = …" inside "group = {" … "};". */
+static void conf_documented(const char *text, char *list, size_t size)
+{
+	char group[64] = "";
+	for (const char *line = text; line && *line; line = strchr(line, '\n'), line += line ? 1 : 0) {
+		char name[64];
+		int k = 0;
+		const char *p = line;
+		if (strncmp(p, "};", 2) == 0) {
+			group[0] = '\0';
+			continue;
+		}
+		while (*p == ' ')
+			p++;
+		if (*p == '#') {
+			p++;
+			if (*p == ' ')
+				p++;
+		}
+		while (k < 63 && ((*p >= 'a' && *p <= 'z') || *p == '_'))
+			name[k++] = *p++;
+		name[k] = '\0';
+		if (!k || strncmp(p, " = ", 3) != 0)
+			continue;
+		if (strncmp(p, " = {", 4) == 0 && line[0] != ' ' && line[0] != '#') {
+			snprintf(group, sizeof(group), "%s", name);
+			continue;
+		}
+		/* Only the first word of a comment line may be an option name at the top level. */
+		if (!group[0] && line[0] == ' ')
+			continue;
+		snprintf(list + strlen(list), size - strlen(list), " %s%s%s ", group, group[0] ? "." : "", name);
+	}
+}
+
+/* Adds every option documented in man/tincan.conf.5 to @list: a ".TP" line followed by
+ * ".B group.name" (or ".B name" at the top level). */
+static void man_documented(const char *text, char *list, size_t size)
+{
+	for (const char *p = strstr(text, "\n.TP\n.B "); p; p = strstr(p + 1, "\n.TP\n.B ")) {
+		const char *name = p + 8;
+		size_t k = strcspn(name, " \n");
+		snprintf(list + strlen(list), size - strlen(list), " %.*s ", (int)k, name);
+	}
+}
+
+/* True if @list (" a  b.c ") holds @path. */
+static bool in_list(const char *list, const char *path)
+{
+	char needle[200];
+	snprintf(needle, sizeof(needle), " %s ", path);
+	return strstr(list, needle) != NULL;
+}
+
+/* Pins: the option table (src/core/config.c), etc/tincan.conf and the manual page tincan.conf(5)
+ * name the same options, both ways. The message lists every option missing where. */
+START_TEST(test_config_docs_agree)
+{
+	static char conf[16384], man[16384], table[16384], msg[8192];
+	char *conf_text = slurp(TOP_SRCDIR "/etc/tincan.conf");
+	char *man_text = slurp(TOP_SRCDIR "/man/tincan.conf.5");
+	const char *docs[2][3] = {
+		{ conf, "etc/tincan.conf", "add a commented \"name = value;\" line inside its group" },
+		{ man, "man/tincan.conf.5", "add \".TP\" then \".B group.name\" and a paragraph to OPTIONS" },
+	};
+
+	conf[0] = man[0] = table[0] = msg[0] = '\0';
+	conf_documented(conf_text, conf, sizeof(conf));
+	man_documented(man_text, man, sizeof(man));
+	for (size_t i = 0; config_option_path(i); i++)
+		snprintf(table + strlen(table), sizeof(table) - strlen(table), " %s ", config_option_path(i));
+
+	for (size_t d = 0; d < 2; d++) {
+		/* Every row of the table is documented... */
+		for (size_t i = 0; config_option_path(i); i++)
+			if (!in_list(docs[d][0], config_option_path(i)))
+				snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg),
+					 "\n  option %s (src/core/config.c) is not documented in %s: %s",
+					 config_option_path(i), docs[d][1], docs[d][2]);
+		/* ...and nothing else is. */
+		for (const char *p = docs[d][0]; (p = strchr(p, ' ')) && p[1];) {
+			char path[160];
+			size_t k;
+			while (*p == ' ')
+				p++;
+			k = strcspn(p, " ");
+			snprintf(path, sizeof(path), "%.*s", (int)k, p);
+			if (*path && !in_list(table, path))
+				snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg),
+					 "\n  %s documents %s, which is not an option of src/core/config.c",
+					 docs[d][1], path);
+			p += k;
+		}
+	}
+	ck_assert_msg(!msg[0], "the option table and its documentation disagree:%s", msg);
+	free(conf_text);
+	free(man_text);
 }
 END_TEST
 
@@ -341,6 +647,11 @@ int main(void)
 	tcase_add_test(tc, test_config_errors);
 	tcase_add_test(tc, test_config_missing_file);
 	tcase_add_test(tc, test_config_shipped_files);
+	tcase_add_test(tc, test_config_secret_file);
+	tcase_add_test(tc, test_config_secret_file_errors);
+	tcase_add_test(tc, test_config_relay_default_route);
+	tcase_add_test(tc, test_config_shipped_production);
+	tcase_add_test(tc, test_config_docs_agree);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
