@@ -2,14 +2,19 @@
 #
 # Each test uses its own port base so tests can run in parallel (make -j):
 #   BASE+0 TURN UDP, BASE+1 HTTP; relay ports BASE+100 .. BASE+599.
-# Port bases in use: 20000 interop, 21000 api, 22000 e2e, 23000 bad-input, 24000 lifecycle.
+# Port bases in use: 20000 interop, 21000 and 21050 api, 22000 e2e, 24000 lifecycle, 25000 unit
+# (test_turn), 26000 install, 27000-32767 bench.
 
 : "${TINCAND:=$(pwd)/tincand}"
+TINCAND_WRAPPER=(env)
 : "${TOP_SRCDIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 
-# tincan_conf BASE [extra libconfig text for the turn group] — writes a loopback config and prints its path.
+# tincan_conf BASE [TURN_EXTRA] [ROOMS_EXTRA] — writes a loopback config and prints its path.
+# TURN_EXTRA and ROOMS_EXTRA are libconfig settings added to the turn and rooms groups; an
+# external_address in TURN_EXTRA replaces the default one.
 tincan_conf() {
-	local base=$1 extra=${2:-} dir
+	local base=$1 extra=${2:-} rooms_extra=${3:-} dir external='external_address = "127.0.0.1";'
+	[[ "$extra" == *external_address* ]] && external=
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/tincan-test.XXXXXX")
 	cat >"$dir/tincan.conf" <<CONF
 log_level = "debug";
@@ -18,7 +23,7 @@ turn = {
   relay_address = "127.0.0.1";
   relay_port_min = $((base + 100));
   relay_port_max = $((base + 599));
-  external_address = "127.0.0.1";
+  $external
   realm = "tincan.test";
   users = ( { name = "demo"; password = "demo"; } );
   allow_peers = [ "127.0.0.0/8", "::1/128" ];
@@ -30,6 +35,7 @@ http = {
 };
 rooms = {
   capacity = 2;
+  $rooms_extra
 };
 CONF
 	echo "$dir/tincan.conf"
@@ -37,20 +43,22 @@ CONF
 
 # start_tincand CONF — starts tincand in the background (log in CONF's folder/tincand.log), waits
 # until its HTTP health check answers, and sets TINCAND_PID. Fails the test if it does not start.
+# TINCAND_WRAPPER (an array, e.g. a valgrind command line) runs tincand under another program;
+# TINCAND_START_SECONDS (default 10) bounds the wait.
 start_tincand() {
 	local conf=$1 log port i
 	log="$(dirname "$conf")/tincand.log"
-	"$TINCAND" --config "$conf" >"$log" 2>&1 &
+	"${TINCAND_WRAPPER[@]}" "$TINCAND" --config "$conf" >"$log" 2>&1 &
 	TINCAND_PID=$!
 	port=$(sed -n 's/.*listen = "127.0.0.1:\([0-9]*\)".*/\1/p' "$conf" | tail -n 1)
-	for i in $(seq 1 100); do
+	for i in $(seq 1 $((${TINCAND_START_SECONDS:-10} * 10))); do
 		if curl -fsS "http://127.0.0.1:$port/api/health" >/dev/null 2>&1; then return 0; fi
 		if ! kill -0 "$TINCAND_PID" 2>/dev/null; then
 			echo "tincand exited during start:"; cat "$log"; return 1
 		fi
 		sleep 0.1
 	done
-	echo "tincand did not answer /api/health in 10 s:"; cat "$log"; return 1
+	echo "tincand did not answer /api/health in ${TINCAND_START_SECONDS:-10} s:"; cat "$log"; return 1
 }
 
 # stop_tincand — SIGTERM, and fail if it does not exit cleanly within 10 s.
@@ -63,7 +71,7 @@ stop_tincand() {
 		sleep 0.1
 	done
 	if kill -0 "$TINCAND_PID" 2>/dev/null; then
-		echo "tincand did not exit 10 s after SIGTERM"; kill -KILL "$TINCAND_PID"; return 1
+		echo "tincand did not exit 10 s after SIGTERM"; kill -KILL "$TINCAND_PID"; TINCAND_PID=; return 1
 	fi
 	wait "$TINCAND_PID"; rc=$?
 	TINCAND_PID=

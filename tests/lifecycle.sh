@@ -9,10 +9,9 @@ conf=$(tincan_conf 24000)
 dir=$(dirname "$conf")
 http=http://127.0.0.1:24001
 
-vg=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect
+TINCAND_WRAPPER=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect
     --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file="$dir/valgrind.log")
-TINCAND_REAL=$TINCAND
-TINCAND="${vg[*]} $TINCAND_REAL"
+TINCAND_START_SECONDS=60
 start_tincand "$conf" || exit 1
 # Exercise the control thread and the TURN thread a little before stopping.
 curl -fsS "$http/api/health" >/dev/null || { echo "FAIL: health"; fail=1; }
@@ -24,7 +23,7 @@ fi
 if ! stop_tincand; then fail=1; fi
 if [ -s "$dir/valgrind.log" ]; then echo "valgrind reported:"; cat "$dir/valgrind.log"; fail=1; fi
 grep -q "tincand stopped" "$dir/tincand.log" || { echo "FAIL: no clean stop in the log"; fail=1; }
-TINCAND=$TINCAND_REAL
+TINCAND_WRAPPER=(env)
 
 # SIGINT also stops it cleanly.
 start_tincand "$conf" || exit 1

@@ -1,0 +1,148 @@
+/*
+ * http internals: the server struct and what server.c (context, loop, dispatch), api.c (REST
+ * routes), ws.c (the signaling WebSocket) and metrics.c share. Nothing outside src/http/ includes
+ * this. Everything here runs on the control thread, except http_server_stop().
+ */
+#ifndef TINCAN_HTTP_INTERNAL_H
+#define TINCAN_HTTP_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <libwebsockets.h>
+
+#include "core/config.h"
+#include "http/http.h"
+#include "signal/signal.h"
+
+#define HTTP_PROTO "tincan-http"       /* lws protocol of the REST API, /metrics, static files */
+#define WS_PROTO "tincan.v1"           /* WebSocket subprotocol of /api/signal */
+
+#define HTTP_BODY_MAX 8192             /* largest request body we parse, bytes */
+/* A body larger than HTTP_BODY_MAX is read and dropped up to this size so that the 413 reaches
+ * the client (closing with unread input makes the kernel send a RST, which can destroy the
+ * response before the client reads it); past it the connection is cut. */
+#define HTTP_DRAIN_MAX (1024 * 1024)
+#define HTTP_PATH_MAX 256
+
+struct ws_msg;
+
+/* Per-connection state of WS_PROTO (lws allocates it zeroed, one per WebSocket). */
+struct ws_conn {
+	struct lws_dll2 list;          /* in http_server.conns once established */
+	struct lws *wsi;
+	struct signal_peer *peer;      /* NULL until joined, and after leaving */
+	struct ws_msg *q_head, *q_tail;  /* outgoing messages, bounded (ws.c) */
+	size_t q_count, q_bytes;
+	char *rx;                      /* the message being reassembled from fragments */
+	size_t rx_len;
+	bool rx_binary;
+	bool closing;                  /* send what is queued, then close with close_code */
+	int close_code;
+	const char *close_reason;
+};
+
+struct http_server {
+	const struct config *cfg;
+	struct turn_server *turn;      /* NULL: no TURN counters in /metrics */
+	struct lws_context *ctx;
+	struct signal_hub *hub;
+
+	lws_sorted_usec_list_t expire_sul;  /* deletes idle rooms */
+	lws_sorted_usec_list_t drain_sul;   /* ends the loop if WebSockets do not close in time */
+	atomic_bool stop_requested;    /* set by http_server_stop() from another thread */
+	bool running;                  /* http_server_run() loops while true */
+	bool stopping;                 /* stop seen: WebSockets are being closed */
+	bool destroying;               /* in http_server_destroy(): send nothing, leave no room */
+	struct lws_dll2_owner conns;   /* every established struct ws_conn */
+
+	char ice_host[CONFIG_HOST_MAX + 2];  /* turn.external_address, IPv6 in brackets */
+	unsigned turn_port;
+
+	/* lws keeps pointers to these for the context's life. */
+	char iface[ADDR_STRLEN];
+	struct lws_protocols protocols[3];
+	struct lws_http_mount mounts[3];
+	struct lws_protocol_vhost_options mimetypes[12];
+	struct lws_protocol_vhost_options headers[4];
+	lws_retry_bo_t retry;
+};
+
+/* Per-transaction state of HTTP_PROTO (lws allocates it per connection; a keep-alive connection
+ * reuses it, so http__txn_reset() runs at the start of each request). */
+struct http_txn {
+	int method;                    /* LWSHUMETH_* */
+	int route;                     /* enum in api.c, or -1 */
+	char path[HTTP_PATH_MAX];
+	char room[SIGNAL_ID_LEN + 1];  /* /api/rooms/<id>...: "" if <id> is not a valid id */
+	unsigned early_status;         /* error decided from the headers, sent once the body is in */
+	const char *early_detail;
+	char *body;                    /* request body, NUL-terminated, up to HTTP_BODY_MAX */
+	size_t body_len;
+	size_t body_seen;              /* bytes received, including dropped ones */
+	unsigned char *resp;           /* LWS_PRE + response body, written when writeable */
+	size_t resp_len;
+	bool responded;                /* a response is queued; ignore the rest of the body */
+	bool close_after;              /* close the connection once the response is out */
+};
+
+/* The server of @wsi's context. */
+struct http_server *http__server(struct lws *wsi);
+
+/* Monotonic seconds, the clock of room expiry. */
+time_t http__mono_now(void);
+
+/* Re-arms the idle-room timer after rooms changed (deletes rooms already due). */
+void http__arm_expiry(struct http_server *srv);
+
+/* Builds the RTCIceServer list for @participant: STUN and TURN URLs at turn.external_address and
+ * a TURN REST credential for @participant valid for turn.credential_lifetime seconds. Returns a
+ * new JSON array, or NULL (-ENOMEM or a bad id). */
+json_t *http__ice_servers(struct http_server *srv, const char *participant);
+
+/* Frees a transaction's buffers and clears it for the next request. */
+void http__txn_reset(struct http_txn *t);
+
+/* Queues a response: status line and headers now, @body (copied, @len bytes, may be 0) when the
+ * connection is writeable. @extra is NULL or a NULL-terminated list of name, value pairs
+ * ("allow:", "POST"). Returns 0, or -1 if the connection must be closed. */
+int http__reply(struct lws *wsi, struct http_txn *t, unsigned status, const char *ctype,
+		const char *body, size_t len, const char *const *extra);
+
+/* Queues an RFC 9457 problem (application/problem+json) for @status with @detail. */
+int http__problem(struct lws *wsi, struct http_txn *t, unsigned status, const char *detail,
+		  const char *const *extra);
+
+/* Answers an upgrade request with a problem right away (no per-connection state exists yet in
+ * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE). Returns 1 (the value that callback wants after answering),
+ * or -1 to hang up. */
+int http__refuse(struct lws *wsi, unsigned status, const char *detail, const char *const *extra);
+
+/* Writes the queued response body (LWS_CALLBACK_HTTP_WRITEABLE). Returns 0, or -1 to close. */
+int http__reply_write(struct lws *wsi, struct http_txn *t);
+
+/* REST: LWS_CALLBACK_HTTP / _BODY / _BODY_COMPLETION for /api and /metrics. */
+int http__api_request(struct lws *wsi, struct http_txn *t);
+int http__api_body(struct lws *wsi, struct http_txn *t, const void *in, size_t len);
+int http__api_body_done(struct lws *wsi, struct http_txn *t);
+
+/* /metrics: Prometheus text for @srv into a new string (free()), or NULL. */
+char *http__metrics_render(struct http_server *srv, size_t *len);
+
+/* WebSocket: checks an upgrade request (LWS_CALLBACK_HTTP_CONFIRM_UPGRADE). Returns 0 to let it
+ * proceed, 1 after answering it with an error status, -1 to hang up. */
+int http__ws_confirm_upgrade(struct lws *wsi, const char *upgrade);
+
+/* The callback of WS_PROTO. */
+int http__ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		      size_t len);
+
+/* Starts closing every WebSocket (1001 going away). Returns how many are open. */
+size_t http__ws_close_all(struct http_server *srv);
+
+/* The send hook given to the signal hub. */
+int http__ws_send(void *conn, const char *json, size_t len, void *arg);
+
+#endif

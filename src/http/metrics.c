@@ -1,0 +1,117 @@
+/*
+ * GET /metrics: Prometheus text exposition format 0.0.4.
+ *
+ * The TURN counters are a snapshot taken with turn_server_counters() (atomics updated by the
+ * relay threads); the room counts come from the hub on this thread. Served to loopback clients
+ * only (api.c): the numbers reveal how busy the box is and when calls happen.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/internal.h"
+#include "turn/turn.h"
+
+struct buf {
+	char *s;
+	size_t len, cap;
+	bool failed;
+};
+
+static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->failed)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->failed = true;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		char *s = realloc(b->s, b->cap * 2 + (size_t)n);
+		if (!s) {
+			b->failed = true;
+			return;
+		}
+		b->s = s;
+		b->cap = b->cap * 2 + (size_t)n;
+	}
+}
+
+/* One metric without labels, with its HELP and TYPE lines. */
+static void metric(struct buf *b, const char *name, const char *type, const char *help,
+		   uint64_t v)
+{
+	put(b, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, v);
+}
+
+/* A counter split by direction="to_peer" / "to_client". */
+static void metric_dir(struct buf *b, const char *name, const char *help, uint64_t to_peer,
+		       uint64_t to_client)
+{
+	put(b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	put(b, "%s{direction=\"to_peer\"} %" PRIu64 "\n", name, to_peer);
+	put(b, "%s{direction=\"to_client\"} %" PRIu64 "\n", name, to_client);
+}
+
+char *http__metrics_render(struct http_server *srv, size_t *len)
+{
+	struct buf b = { .cap = 4096 };
+	struct turn_counters c;
+
+	b.s = malloc(b.cap);
+	if (!b.s)
+		return NULL;
+	b.s[0] = '\0';
+
+	if (srv->turn) {
+		turn_server_counters(srv->turn, &c);
+		metric(&b, "tincan_turn_allocations", "gauge", "TURN allocations now.",
+		       c.allocations_now);
+		metric(&b, "tincan_turn_allocations_total", "counter",
+		       "TURN allocations created since start.", c.allocations_total);
+		metric(&b, "tincan_turn_permissions", "gauge", "TURN permissions now.",
+		       c.permissions_now);
+		metric(&b, "tincan_turn_channels", "gauge", "TURN channel bindings now.",
+		       c.channels_now);
+		metric_dir(&b, "tincan_turn_relayed_packets_total",
+			   "Packets relayed: client to peer, or peer to client.",
+			   c.pkts_to_peer, c.pkts_to_client);
+		metric_dir(&b, "tincan_turn_relayed_bytes_total",
+			   "Application payload bytes relayed: client to peer, or peer to client.",
+			   c.bytes_to_peer, c.bytes_to_client);
+		metric(&b, "tincan_turn_requests_total", "counter", "STUN/TURN requests answered.",
+		       c.requests);
+		metric(&b, "tincan_turn_auth_failures_total", "counter",
+		       "TURN requests refused for a bad credential.", c.auth_failures);
+		metric(&b, "tincan_turn_malformed_total", "counter",
+		       "Datagrams dropped as malformed.", c.malformed);
+		metric(&b, "tincan_turn_port_exhausted_total", "counter",
+		       "Allocations refused for lack of relay ports (508).", c.port_exhausted);
+	}
+	metric(&b, "tincan_rooms", "gauge", "Rooms that exist now.", signal_hub_rooms(srv->hub));
+	metric(&b, "tincan_participants", "gauge", "Participants connected by WebSocket now.",
+	       signal_hub_peers(srv->hub));
+	put(&b, "# HELP tincan_build_info Version of tincand.\n# TYPE tincan_build_info gauge\n"
+	    "tincan_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
+
+	if (b.failed) {
+		free(b.s);
+		return NULL;
+	}
+	*len = b.len;
+	return b.s;
+}

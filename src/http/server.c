@@ -1,0 +1,361 @@
+/*
+ * The libwebsockets server: one context, one vhost on http.listen, three mounts.
+ *
+ *   /         static files of the web UI from http.html_dir (lws serves them itself)
+ *   /api      the REST API (api.c) and, by upgrade, the signaling WebSocket (ws.c)
+ *   /metrics  Prometheus text (metrics.c), loopback clients only
+ *
+ * Debian's lws 4.1.6 has no external-poll or libevent glue usable here, so lws runs its own poll
+ * loop on the thread that calls http_server_run() (the control thread). Rooms, peers and every
+ * lws call live on that thread; the only way in from elsewhere is http_server_stop(), which sets
+ * an atomic flag and wakes the loop with lws_cancel_service(), the one lws call documented as safe
+ * from other threads. The loop then closes the WebSockets (1001) and returns.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/addr.h"
+#include "core/log.h"
+#include "http/internal.h"
+
+/* How long shutdown waits for WebSockets to finish their closing handshake. */
+#define DRAIN_SECS 2
+
+/* Headers on every HTTP response. The UI loads only its own files (module scripts, CSS, SVG) and
+ * talks only to this server; video comes from MediaStreams (srcObject) and blob: URLs. The room
+ * id in the page URL is a capability, so no Referer may carry it to anyone else. */
+#define CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " \
+	"media-src 'self' blob: mediastream:; connect-src 'self'; font-src 'self'; " \
+	"manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+struct http_server *http__server(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+time_t http__mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* ---- idle rooms ---- */
+
+static void expire_cb(lws_sorted_usec_list_t *sul)
+{
+	struct http_server *srv = lws_container_of(sul, struct http_server, expire_sul);
+
+	http__arm_expiry(srv);
+}
+
+void http__arm_expiry(struct http_server *srv)
+{
+	time_t now, next;
+
+	if (srv->destroying)
+		return;
+	now = http__mono_now();
+	next = signal_hub_expire(srv->hub, now);
+	if (!next) {
+		lws_sul_cancel(&srv->expire_sul);
+		return;
+	}
+	/* lws_sul_schedule() takes a delay; rescheduling replaces the pending one. */
+	lws_sul_schedule(srv->ctx, 0, &srv->expire_sul, expire_cb,
+			 (lws_usec_t)(next - now) * LWS_US_PER_SEC);
+}
+
+/* ---- shutdown ---- */
+
+static void drain_cb(lws_sorted_usec_list_t *sul)
+{
+	struct http_server *srv = lws_container_of(sul, struct http_server, drain_sul);
+
+	log_warn("http: %u WebSocket(s) did not close in %d s; stopping anyway",
+		 (unsigned)srv->conns.count, DRAIN_SECS);
+	srv->running = false;
+}
+
+static void stop_begin(struct http_server *srv)
+{
+	srv->stopping = true;
+	if (!http__ws_close_all(srv)) {
+		srv->running = false;
+		return;
+	}
+	/* ws.c ends the loop when the last one has closed; this is the backstop. */
+	lws_sul_schedule(srv->ctx, 0, &srv->drain_sul, drain_cb,
+			 (lws_usec_t)DRAIN_SECS * LWS_US_PER_SEC);
+}
+
+/* ---- the HTTP protocol: REST, metrics, static files, upgrade checks ---- */
+
+static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+			 size_t len)
+{
+	struct http_txn *t = user;
+	struct http_server *srv;
+
+	switch (reason) {
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		/* Sent to every protocol on every lws_cancel_service(); this one acts for all. */
+		srv = http__server(wsi);
+		if (atomic_load(&srv->stop_requested) && !srv->stopping)
+			stop_begin(srv);
+		return 0;
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		/* Called on this protocol (protocols[0]) before any mount or subprotocol is chosen:
+		 * the one place where an upgrade can still be answered with a plain HTTP status. */
+		return http__ws_confirm_upgrade(wsi, in);
+	case LWS_CALLBACK_HTTP:
+		http__txn_reset(t);
+		return http__api_request(wsi, t);
+	case LWS_CALLBACK_HTTP_BODY:
+		return http__api_body(wsi, t, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return http__api_body_done(wsi, t);
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (t && t->resp)
+			return http__reply_write(wsi, t);
+		break;
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (t)
+			http__txn_reset(t);
+		break;
+	case LWS_CALLBACK_ESTABLISHED:
+		/* lws binds a WebSocket that asked for no subprotocol to protocols[0]. Upgrades
+		 * without tincan.v1 are refused earlier; never serve one here. */
+		return -1;
+	default:
+		break;
+	}
+	/* File serving, keep-alive and the rest of lws's HTTP defaults. */
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* ---- setup ---- */
+
+static void log_emit(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	if (level & LLL_ERR)
+		log_err("lws: %.*s", (int)n, line);
+	else if (level & LLL_WARN)
+		log_warn("lws: %.*s", (int)n, line);
+	else
+		log_debug("lws: %.*s", (int)n, line);
+}
+
+/* Binds http.listen once ourselves: lws only says "init server failed", and the operator needs to
+ * read "Address already in use" or "Cannot assign requested address". */
+static int listen_probe(const struct sockaddr_storage *ss)
+{
+	char buf[ADDR_STRLEN];
+	int fd, on = 1, err = 0;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(fd, (const struct sockaddr *)ss, addr_len(ss)) < 0) {
+		err = -errno;
+		log_err("http.listen %s: %s", addr_str(ss, buf), strerror(errno));
+	}
+	close(fd);
+	return err;
+}
+
+/* The host part of the stun:/turn: URLs; an IPv6 literal needs brackets there (RFC 7064 §3.1). */
+static void ice_host_init(struct http_server *srv)
+{
+	const char *h = srv->cfg->turn.external_host;
+
+	if (strchr(h, ':') && h[0] != '[')
+		snprintf(srv->ice_host, sizeof(srv->ice_host), "[%s]", h);
+	else
+		snprintf(srv->ice_host, sizeof(srv->ice_host), "%s", h);
+	srv->turn_port = addr_port(&srv->cfg->turn.listen);
+}
+
+static void pvo_link(struct lws_protocol_vhost_options *v, size_t n)
+{
+	for (size_t i = 0; i + 1 < n && v[i + 1].name; i++)
+		v[i].next = &v[i + 1];
+}
+
+/* Fills the protocol, mount, mimetype and header tables lws will point into. */
+static void tables_init(struct http_server *srv)
+{
+	static const char *const mimes[][2] = {
+		{ ".html", "text/html; charset=utf-8" },
+		{ ".js", "text/javascript; charset=utf-8" },
+		{ ".mjs", "text/javascript; charset=utf-8" },
+		{ ".css", "text/css; charset=utf-8" },
+		{ ".svg", "image/svg+xml" },
+		{ ".json", "application/json" },
+		{ ".webmanifest", "application/manifest+json" },
+		{ ".png", "image/png" },
+		{ ".ico", "image/x-icon" },
+		{ ".txt", "text/plain; charset=utf-8" },
+		{ ".woff2", "font/woff2" },
+	};
+	static const char *const hdrs[][2] = {
+		{ "content-security-policy:", CSP },
+		{ "x-content-type-options:", "nosniff" },
+		{ "referrer-policy:", "no-referrer" },
+		{ "permissions-policy:", "camera=(self), microphone=(self), geolocation=()" },
+	};
+	struct lws_http_mount *m = srv->mounts;
+	size_t i;
+
+	for (i = 0; i < sizeof(mimes) / sizeof(mimes[0]); i++) {
+		srv->mimetypes[i].name = mimes[i][0];
+		srv->mimetypes[i].value = mimes[i][1];
+	}
+	pvo_link(srv->mimetypes, sizeof(srv->mimetypes) / sizeof(srv->mimetypes[0]));
+	for (i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+		srv->headers[i].name = hdrs[i][0];
+		srv->headers[i].value = hdrs[i][1];
+	}
+	pvo_link(srv->headers, sizeof(srv->headers) / sizeof(srv->headers[0]));
+
+	/* protocols[0] takes plain HTTP and the upgrade checks; WS_PROTO the sockets. */
+	srv->protocols[0] = (struct lws_protocols){
+		.name = HTTP_PROTO, .callback = http_callback,
+		.per_session_data_size = sizeof(struct http_txn),
+	};
+	srv->protocols[1] = (struct lws_protocols){
+		.name = WS_PROTO, .callback = http__ws_callback,
+		.per_session_data_size = sizeof(struct ws_conn),
+		.rx_buffer_size = 4096,
+	};
+
+	m[0] = (struct lws_http_mount){
+		.mount_next = &m[1], .mountpoint = "/api", .mountpoint_len = 4,
+		.origin = HTTP_PROTO, .origin_protocol = LWSMPRO_CALLBACK,
+	};
+	m[1] = (struct lws_http_mount){
+		.mount_next = &m[2], .mountpoint = "/metrics", .mountpoint_len = 8,
+		.origin = HTTP_PROTO, .origin_protocol = LWSMPRO_CALLBACK,
+	};
+	m[2] = (struct lws_http_mount){
+		.mountpoint = "/", .mountpoint_len = 1,
+		.origin = srv->cfg->http.html_dir, .def = "index.html",
+		.origin_protocol = LWSMPRO_FILE, .extra_mimetypes = srv->mimetypes,
+	};
+
+	/* Ping a WebSocket idle for 30 s, drop it after 60 s without a pong: a laptop lid closing
+	 * sends no FIN, and its peer should see peer-left in a minute, not in hours. */
+	srv->retry.secs_since_valid_ping = 30;
+	srv->retry.secs_since_valid_hangup = 60;
+}
+
+int http_server_create(struct http_server **out, const struct config *cfg,
+		       struct turn_server *turn)
+{
+	struct lws_context_creation_info info;
+	const struct sockaddr_storage *ls;
+	struct http_server *srv;
+	int err, levels;
+
+	if (!out || !cfg)
+		return -EINVAL;
+	ls = &cfg->http.listen;
+	if (ls->ss_family != AF_INET && ls->ss_family != AF_INET6)
+		return -EINVAL;
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->cfg = cfg;
+	srv->turn = turn;
+	atomic_init(&srv->stop_requested, false);
+	ice_host_init(srv);
+	tables_init(srv);
+
+	levels = LLL_ERR | LLL_WARN | (log_enabled(LOGL_DEBUG) ? LLL_NOTICE : 0);
+	lws_set_log_level(levels, log_emit);
+
+	err = signal_hub_create(&srv->hub, cfg->rooms.capacity, cfg->rooms.max_rooms,
+				cfg->rooms.idle_timeout, http__ws_send, srv);
+	if (err)
+		goto out;
+	err = listen_probe(ls);
+	if (err)
+		goto out;
+
+	memset(&info, 0, sizeof(info));
+	info.port = addr_port(ls);
+	/* lws 4.1 takes an IPv4 literal on an IPv6-enabled vhost as "any address" (it binds [::]),
+	 * so IPv4 listen addresses get an IPv4-only vhost, where the literal is honoured. */
+	addr_ip_str(ls, srv->iface);
+	info.iface = srv->iface;
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+	if (ls->ss_family == AF_INET)
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.protocols = srv->protocols;
+	info.mounts = srv->mounts;
+	info.headers = srv->headers;
+	info.retry_and_idle_policy = &srv->retry;
+	info.user = srv;
+	info.uid = -1;
+	info.gid = -1;
+	srv->ctx = lws_create_context(&info);
+	if (!srv->ctx) {
+		log_err("http: libwebsockets could not start on %s port %u", srv->iface, info.port);
+		err = -EIO;
+		goto out;
+	}
+	log_info("http: listening on %s port %u, static files from %s", srv->iface, info.port,
+		 cfg->http.html_dir);
+out:
+	if (err) {
+		http_server_destroy(srv);
+		return err;
+	}
+	*out = srv;
+	return 0;
+}
+
+int http_server_run(struct http_server *srv)
+{
+	srv->running = true;
+	while (srv->running)
+		if (lws_service(srv->ctx, 0) < 0)
+			break;
+	return 0;
+}
+
+void http_server_stop(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	atomic_store(&srv->stop_requested, true);
+	lws_cancel_service(srv->ctx);
+}
+
+void http_server_destroy(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	srv->destroying = true;
+	if (srv->ctx) {
+		lws_sul_cancel(&srv->expire_sul);
+		lws_sul_cancel(&srv->drain_sul);
+		/* Closes every connection; ws.c frees its own state and, seeing destroying, sends
+		 * nothing and leaves the rooms to signal_hub_destroy(). */
+		lws_context_destroy(srv->ctx);
+	}
+	signal_hub_destroy(srv->hub);
+	free(srv);
+}

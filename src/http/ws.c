@@ -1,0 +1,329 @@
+/*
+ * The signaling WebSocket: GET /api/signal?token=<JWT>, subprotocol tincan.v1.
+ *
+ * One connection is one peer of one room (src/signal/). The upgrade request is checked before lws
+ * answers it, so a bad token, an unknown room or a full room gets a real HTTP status (401, 404,
+ * 409) instead of a socket that opens and closes at once; the checks run again when the socket
+ * is established, in the same service call, so nothing can change in between.
+ *
+ * Outgoing messages wait in a per-connection queue drained one per writeable callback, the way
+ * lws wants writes done. The queue is bounded: a client that does not read its messages is
+ * disconnected rather than allowed to grow the server's memory without limit.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "core/log.h"
+#include "http/internal.h"
+
+/* Per-connection send queue bounds. A burst of ICE candidates is a few dozen small messages;
+ * 256 messages or 1 MiB is far past any honest backlog. */
+#define WS_QUEUE_MSGS 256
+#define WS_QUEUE_BYTES (1024 * 1024)
+/* Seconds a closing connection gets to flush its queue before it is cut. */
+#define WS_CLOSE_GRACE 5
+
+struct ws_msg {
+	struct ws_msg *next;
+	size_t len;
+	unsigned char buf[];           /* LWS_PRE bytes of room for lws, then the text */
+};
+
+static void queue_free(struct ws_conn *c)
+{
+	struct ws_msg *m, *next;
+
+	for (m = c->q_head; m; m = next) {
+		next = m->next;
+		free(m);
+	}
+	c->q_head = c->q_tail = NULL;
+	c->q_count = c->q_bytes = 0;
+}
+
+/* Sends what is queued, then closes with @code. */
+static void ws_close(struct ws_conn *c, int code, const char *reason)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	c->close_code = code;
+	c->close_reason = reason;
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, WS_CLOSE_GRACE);
+	lws_callback_on_writable(c->wsi);
+}
+
+int http__ws_send(void *conn, const char *json, size_t len, void *arg)
+{
+	struct http_server *srv = arg;
+	struct ws_conn *c = conn;
+	struct ws_msg *m;
+
+	if (srv->destroying || c->closing)
+		return -EPIPE;
+	if (c->q_count >= WS_QUEUE_MSGS || c->q_bytes + len > WS_QUEUE_BYTES) {
+		/* Its TCP window is likely shut too, so a polite close frame could wait forever:
+		 * cut the connection at the next service instead. */
+		log_info("http: peer %.6s... does not read its messages; disconnecting it",
+			 c->peer ? signal_peer_id(c->peer) : "?");
+		queue_free(c);
+		c->closing = true;
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		return -ENOBUFS;
+	}
+	m = malloc(sizeof(*m) + LWS_PRE + len);
+	if (!m)
+		return -ENOMEM;
+	m->next = NULL;
+	m->len = len;
+	memcpy(m->buf + LWS_PRE, json, len);
+	if (c->q_tail)
+		c->q_tail->next = m;
+	else
+		c->q_head = m;
+	c->q_tail = m;
+	c->q_count++;
+	c->q_bytes += len;
+	lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+/* ---- admission ---- */
+
+/* True if the client offered WS_PROTO in Sec-WebSocket-Protocol (a comma-separated list). */
+static bool offers_subprotocol(struct lws *wsi)
+{
+	char buf[256], *tok, *save = NULL;
+
+	if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_PROTOCOL) <= 0)
+		return false;
+	for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save))
+		if (!strcmp(tok, WS_PROTO))
+			return true;
+	return false;
+}
+
+/* Checks the request's token and room for a new connection. Returns 0 with the claims and the
+ * room, or the HTTP status that refuses it, with *@detail. */
+static unsigned admit(struct lws *wsi, struct http_server *srv, struct signal_claims *claims,
+		      struct signal_room **room, const char **detail)
+{
+	char buf[2048];
+	const char *tok = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf));
+	int err;
+
+	if (!tok || !*tok) {
+		*detail = "the join token is missing (?token=...)";
+		return 401;
+	}
+	err = signal_token_verify(&srv->cfg->rooms.token_secret, tok, time(NULL), claims);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (err) {
+		*detail = err == -ETIME ? "the token has expired" : "the token is invalid";
+		return 401;
+	}
+	*room = signal_room_find(srv->hub, claims->room);
+	if (!*room) {
+		*detail = "the token's room no longer exists";
+		return 404;
+	}
+	switch (signal_room_can_join(*room, claims->sub)) {
+	case 0:
+		return 0;
+	case -EEXIST:
+		*detail = "this participant is already connected";
+		return 409;
+	default:
+		*detail = "the room is full";
+		return 409;
+	}
+}
+
+int http__ws_confirm_upgrade(struct lws *wsi, const char *upgrade)
+{
+	struct http_server *srv = http__server(wsi);
+	struct signal_claims claims;
+	struct signal_room *room;
+	const char *detail;
+	char path[HTTP_PATH_MAX];
+	unsigned status;
+
+	/* Other upgrades (h2c) are lws's own business. */
+	if (!upgrade || strcasecmp(upgrade, "websocket"))
+		return 0;
+	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0 ||
+	    strcmp(path, "/api/signal"))
+		return http__refuse(wsi, 404, "WebSockets are only served at /api/signal", NULL);
+	if (srv->stopping)
+		return http__refuse(wsi, 503, "the server is shutting down", NULL);
+	if (!offers_subprotocol(wsi))
+		return http__refuse(wsi, 400, "request the WebSocket subprotocol " WS_PROTO, NULL);
+	status = admit(wsi, srv, &claims, &room, &detail);
+	if (status == 401)
+		return http__refuse(wsi, 401, detail, (const char *const[]){
+			"www-authenticate:", "Bearer realm=\"tincan\", error=\"invalid_token\"",
+			NULL });
+	if (status)
+		return http__refuse(wsi, status, detail, NULL);
+	return 0;
+}
+
+/* ---- the connection ---- */
+
+static int ws_established(struct lws *wsi, struct ws_conn *c)
+{
+	struct http_server *srv = http__server(wsi);
+	struct signal_claims claims;
+	struct signal_room *room;
+	const char *detail;
+	json_t *ice;
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	c->wsi = wsi;
+	/* The upgrade was admitted a moment ago; the check runs again because only now is there
+	 * a connection to attach the peer to, and two upgrades with one token may have raced. */
+	if (admit(wsi, srv, &claims, &room, &detail)) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+				 (unsigned char *)detail, strlen(detail));
+		return -1;
+	}
+	ice = http__ice_servers(srv, claims.sub);
+	if (!ice)
+		return -1;
+	lws_dll2_add_tail(&c->list, &srv->conns);
+	err = signal_room_join(room, claims.sub, c, ice, &c->peer);
+	json_decref(ice);
+	if (err) {
+		lws_dll2_remove(&c->list);
+		return -1;
+	}
+	log_debug("http: peer %.6s... joined room %.6s... (%u/%u)", claims.sub, claims.room,
+		  signal_room_peers(room), signal_room_capacity(room));
+	return 0;
+}
+
+static int ws_receive(struct lws *wsi, struct ws_conn *c, const void *in, size_t len)
+{
+	size_t remaining = lws_remaining_packet_payload(wsi);
+	char *rx;
+
+	if (c->closing || !c->peer)
+		return 0;
+	if (!c->rx_len)
+		c->rx_binary = lws_frame_is_binary(wsi);
+	/* Counting what the frame header announces refuses a huge frame at its first bytes. */
+	if (c->rx_len + len + remaining > SIGNAL_MSG_MAX) {
+		free(c->rx);
+		c->rx = NULL;
+		c->rx_len = 0;
+		signal_peer_error(c->peer, "too-large", "a message may have at most 65536 bytes");
+		ws_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+		return 0;
+	}
+	/* Grow to what this frame announces: messages are mostly small, and a full 64 KiB per
+	 * connection would be wasted. */
+	if (len + remaining) {
+		rx = realloc(c->rx, c->rx_len + len + remaining);
+		if (!rx)
+			return -1;
+		c->rx = rx;
+	}
+	if (len)  /* an empty frame may come as (NULL, 0) */
+		memcpy(c->rx + c->rx_len, in, len);
+	c->rx_len += len;
+	if (!lws_is_final_fragment(wsi) || remaining)
+		return 0;
+
+	len = c->rx_len;
+	c->rx_len = 0;
+	if (c->rx_binary)
+		signal_peer_error(c->peer, "bad-json", "send JSON in text messages, not binary");
+	else
+		signal_peer_recv(c->peer, c->rx ? c->rx : "", len);
+	free(c->rx);
+	c->rx = NULL;
+	return 0;
+}
+
+static int ws_writeable(struct lws *wsi, struct ws_conn *c)
+{
+	struct ws_msg *m = c->q_head;
+	int n;
+
+	if (m) {
+		c->q_head = m->next;
+		if (!c->q_head)
+			c->q_tail = NULL;
+		c->q_count--;
+		c->q_bytes -= m->len;
+		n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+		free(m);
+		if (n < 0)
+			return -1;
+		if (c->q_head || c->closing)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (c->closing) {
+		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+				 (unsigned char *)c->close_reason, strlen(c->close_reason));
+		return -1;
+	}
+	return 0;
+}
+
+static void ws_closed(struct lws *wsi, struct ws_conn *c)
+{
+	struct http_server *srv = http__server(wsi);
+
+	if (c->peer && !srv->destroying) {
+		log_debug("http: peer %.6s... left", signal_peer_id(c->peer));
+		signal_peer_leave(c->peer, http__mono_now());
+		http__arm_expiry(srv);
+	}
+	c->peer = NULL;
+	queue_free(c);
+	free(c->rx);
+	c->rx = NULL;
+	if (c->list.owner)
+		lws_dll2_remove(&c->list);
+	if (srv->stopping && !srv->destroying && !srv->conns.count) {
+		lws_sul_cancel(&srv->drain_sul);
+		srv->running = false;
+	}
+}
+
+int http__ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		      size_t len)
+{
+	struct ws_conn *c = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED:
+		return ws_established(wsi, c);
+	case LWS_CALLBACK_RECEIVE:
+		return ws_receive(wsi, c, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return ws_writeable(wsi, c);
+	case LWS_CALLBACK_CLOSED:
+		ws_closed(wsi, c);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+size_t http__ws_close_all(struct http_server *srv)
+{
+	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&srv->conns)) {
+		struct ws_conn *c = lws_container_of(d, struct ws_conn, list);
+
+		ws_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+	} lws_end_foreach_dll_safe(d, d1);
+	return srv->conns.count;
+}
