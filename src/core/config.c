@@ -72,6 +72,8 @@ static const struct opt options[] = {
 	{ "turn.allow_peers", OPT_CIDRS, 0, 0, NULL, F(turn.peers.allow), F(turn.peers.n_allow), 0 },
 	{ "turn.deny_peers", OPT_CIDRS, 0, 0, NULL, F(turn.peers.deny), F(turn.peers.n_deny), 0 },
 	{ "turn.workers", OPT_UINT, 1, 64, "1", F(turn.workers), 0, 0 },
+	{ "turn.unauth_rate", OPT_UINT, 0, 1000000, "20", F(turn.unauth_rate), 0, 0 },
+	{ "turn.unauth_burst", OPT_UINT, 1, 1000000, "40", F(turn.unauth_burst), 0, 0 },
 	{ "http.listen", OPT_HOSTPORT, 8080, 0, "127.0.0.1:8080", F(http.listen), 0, 0 },
 	{ "http.html_dir", OPT_PATH, 0, 0, TINCAN_PKGDATADIR "/html", F(http.html_dir), 0, 0 },
 	{ "rooms.capacity", OPT_UINT, 2, 16, "2", F(rooms.capacity), 0, 0 },

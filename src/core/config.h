@@ -47,6 +47,9 @@ struct config {
 		size_t n_users;
 		struct peer_acl peers;
 		unsigned workers;                      /* libevent worker threads */
+		unsigned unauth_rate;                  /* answers/s to unauthenticated requests per
+							* source IP; 0 = unlimited */
+		unsigned unauth_burst;                 /* ...in bursts of this many */
 	} turn;
 
 	struct {

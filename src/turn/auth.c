@@ -1,13 +1,27 @@
 /*
- * auth: the long-term credential mechanism's server side (RFC 8489 §9.2): keys and nonces.
+ * auth: the long-term credential mechanism's server side (RFC 8489 §9.2): keys, nonces, USERHASH,
+ * and the per-source limit on answers to requests that did not authenticate.
  *
  * Nonces are stateless so that a flood of credential-less requests costs no memory: a nonce
  * carries its own expiry and a MAC binding that expiry to the client's address, under a key drawn
  * at start and never shared. A nonce replayed from another address, altered or expired is simply
  * "not valid" and earns a 438 with a fresh one. The key is per process, so a restart makes every
  * outstanding nonce stale: clients retry once after 438, which is the designed recovery.
+ *
+ * Every nonce starts with the RFC 8489 nonce cookie advertising "Password algorithms": clients
+ * that know RFC 8489 then echo our PASSWORD-ALGORITHMS and pick SHA-256 (request.c checks the
+ * echo, which stops a man in the middle from bidding them down to MD5). "Username anonymity" is
+ * not advertised: a TURN REST username cannot be found from its hash (the server keeps no list of
+ * minted credentials), so USERHASH is accepted only where it can be resolved (turn_auth_userhash).
+ *
+ * The limiter is a fixed table of GCRA cells indexed by a keyed hash of the source IP, one table
+ * per worker: its memory does not grow with the number of sources, which is the point (no state
+ * per client before authentication). Distinct sources may share a cell; with a secret hash key an
+ * attacker cannot aim a collision at a victim.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -20,34 +34,47 @@
 
 #define NONCE_MAC_BYTES 12   /* truncated HMAC-SHA256: 96 bits is plenty against forgery */
 
+/* The cookie and the base64 of the 24-bit feature set 0x800000 ("Password algorithms"). */
+#define NONCE_PREFIX STUN_NONCE_COOKIE "gAAA"
+#define NONCE_PREFIX_LEN (STUN_NONCE_COOKIE_LEN + 4)
+#define NONCE_EXPIRY_HEX 8   /* 32-bit CLOCK_REALTIME seconds: good until 2106 */
+
+_Static_assert(NONCE_PREFIX_LEN + NONCE_EXPIRY_HEX + 2 * NONCE_MAC_BYTES == TURN_NONCE_LEN,
+	       "TURN_NONCE_LEN matches the nonce layout");
+
 static const char hexdig[] = "0123456789abcdef";
 
-/* The MAC part of a nonce: HMAC-SHA256(key, expiry (8 bytes, big-endian) || client key). */
+/* ---- nonces ---- */
+
+/* The MAC part of a nonce: HMAC-SHA256(key, expiry (4 bytes, big-endian) || client key). */
 static void nonce_mac(const struct turn_server *srv, const struct sockaddr_storage *client,
-		      uint64_t expiry, uint8_t mac[NONCE_MAC_BYTES])
+		      uint32_t expiry, uint8_t mac[NONCE_MAC_BYTES])
 {
-	uint8_t msg[8 + sizeof(struct turn_key)];
+	uint8_t msg[4 + sizeof(struct turn_key)];
 	uint8_t full[EVP_MAX_MD_SIZE];
 	unsigned int full_len = 0;
 	struct turn_key k;
 
-	for (int i = 0; i < 8; i++)
-		msg[i] = (uint8_t)(expiry >> (56 - 8 * i));
+	for (int i = 0; i < 4; i++)
+		msg[i] = (uint8_t)(expiry >> (24 - 8 * i));
 	turn_key_set(&k, client, true);
-	memcpy(msg + 8, &k, sizeof(k));
+	memcpy(msg + 4, &k, sizeof(k));
 	if (!HMAC(EVP_sha256(), srv->nonce_key, sizeof(srv->nonce_key), msg, sizeof(msg), full,
 		  &full_len))
 		memset(full, 0, sizeof(full)); /* cannot happen with a fixed digest; fail closed-ish */
 	memcpy(mac, full, NONCE_MAC_BYTES);
 }
 
+/* Writes PREFIX, hex(expiry), hex(MAC) and a NUL into @out. */
 static void nonce_format(const struct turn_server *srv, const struct sockaddr_storage *client,
-			 uint64_t expiry, char out[TURN_NONCE_LEN + 1])
+			 uint32_t expiry, char out[TURN_NONCE_LEN + 1])
 {
 	uint8_t mac[NONCE_MAC_BYTES];
 	char *p = out;
 
-	for (int i = 15; i >= 0; i--)
+	memcpy(p, NONCE_PREFIX, NONCE_PREFIX_LEN);
+	p += NONCE_PREFIX_LEN;
+	for (int i = NONCE_EXPIRY_HEX - 1; i >= 0; i--)
 		*p++ = hexdig[(expiry >> (4 * i)) & 0xf];
 	nonce_mac(srv, client, expiry, mac);
 	for (int i = 0; i < NONCE_MAC_BYTES; i++) {
@@ -60,7 +87,7 @@ static void nonce_format(const struct turn_server *srv, const struct sockaddr_st
 void turn_nonce_make(struct turn_server *srv, const struct sockaddr_storage *client,
 		     char out[TURN_NONCE_LEN + 1])
 {
-	uint64_t expiry = (uint64_t)time(NULL) +
+	uint32_t expiry = (uint32_t)time(NULL) +
 			  atomic_load_explicit(&srv->nonce_lifetime, memory_order_relaxed);
 
 	nonce_format(srv, client, expiry, out);
@@ -70,31 +97,37 @@ int turn_nonce_check(struct turn_server *srv, const struct sockaddr_storage *cli
 		     const uint8_t *nonce, size_t len)
 {
 	char want[TURN_NONCE_LEN + 1];
-	uint64_t expiry = 0;
+	uint32_t expiry = 0;
 
-	if (len != TURN_NONCE_LEN)
+	if (len != TURN_NONCE_LEN || memcmp(nonce, NONCE_PREFIX, NONCE_PREFIX_LEN) != 0)
 		return -EINVAL;
-	for (int i = 0; i < 16; i++) {
-		const char *d = memchr(hexdig, nonce[i], 16);
-		if (!d || nonce[i] == '\0')
+	for (int i = 0; i < NONCE_EXPIRY_HEX; i++) {
+		uint8_t c = nonce[NONCE_PREFIX_LEN + i];
+		const char *d = c ? memchr(hexdig, c, 16) : NULL;
+
+		if (!d)
 			return -EINVAL;
-		expiry = expiry << 4 | (uint64_t)(d - hexdig);
+		expiry = expiry << 4 | (uint32_t)(d - hexdig);
 	}
 	nonce_format(srv, client, expiry, want);
 	if (cred_memcmp_ct(want, nonce, TURN_NONCE_LEN))
 		return -EINVAL;
-	if ((uint64_t)time(NULL) >= expiry)
+	if ((uint32_t)time(NULL) >= expiry)
 		return -ETIME;
 	return 0;
 }
 
-int turn_auth_key(struct turn_server *srv, const uint8_t *user, size_t ulen,
-		  char name[CRED_USERNAME_MAX], uint8_t key[16])
+/* ---- keys ---- */
+
+int turn_auth_key(struct turn_worker *w, uint16_t alg, const uint8_t *user, size_t ulen,
+		  char name[CRED_USERNAME_MAX], uint8_t key[STUN_KEY_MAX])
 {
+	struct turn_server *srv = w->srv;
 	const struct config *cfg = srv->cfg;
 	const char *realm = cfg->turn.realm;
 	char password[CRED_PASSWORD_MAX];
-	int err;
+	time_t now = time(NULL);
+	int err, keylen;
 
 	if (ulen == 0 || ulen >= CRED_USERNAME_MAX || memchr(user, '\0', ulen))
 		return -ENOENT;
@@ -104,21 +137,118 @@ int turn_auth_key(struct turn_server *srv, const uint8_t *user, size_t ulen,
 	/* Static users first: an operator's fixed account must not be shadowed by REST parsing. */
 	for (size_t i = 0; i < cfg->turn.n_users; i++) {
 		const struct config_user *u = &cfg->turn.users[i];
-		if (strcmp(u->name, name) == 0) {
-			stun_ltc_key(name, ulen, realm, strlen(realm), u->password,
-				     strlen(u->password), key);
-			return 0;
-		}
+		if (strcmp(u->name, name) == 0)
+			return stun_ltc_key_alg(alg, name, ulen, realm, strlen(realm), u->password,
+						strlen(u->password), key);
 	}
 
-	err = cred_rest_check(name, time(NULL));
+	err = cred_rest_check(name, now);
 	if (err == -ETIME)
 		return -ETIME;
 	if (err)
 		return -ENOENT;
 	if (cred_rest_password(&cfg->turn.secret, name, password))
 		return -ENOENT;
-	stun_ltc_key(name, ulen, realm, strlen(realm), password, strlen(password), key);
+	keylen = stun_ltc_key_alg(alg, name, ulen, realm, strlen(realm), password, strlen(password),
+				  key);
 	OPENSSL_cleanse(password, sizeof(password));
+	return keylen;
+}
+
+int turn_auth_userhash(struct turn_server *srv, const uint8_t *hash, size_t len,
+		       const char *alloc_user, char name[CRED_USERNAME_MAX])
+{
+	const struct config *cfg = srv->cfg;
+	const char *realm = cfg->turn.realm;
+	uint8_t h[STUN_USERHASH_LEN];
+	int found = -1;
+
+	if (len != STUN_USERHASH_LEN)
+		return -ENOENT;
+	/* Every static user is compared, in constant time, so timing says nothing about which. */
+	for (size_t i = 0; i < cfg->turn.n_users; i++)
+		if (!CRYPTO_memcmp(srv->userhash + i * STUN_USERHASH_LEN, hash, STUN_USERHASH_LEN) &&
+		    found < 0)
+			found = (int)i;
+	if (found >= 0) {
+		strcpy(name, cfg->turn.users[found].name);
+		return 0;
+	}
+	if (alloc_user) {
+		stun_userhash(alloc_user, strlen(alloc_user), realm, strlen(realm), h);
+		if (!CRYPTO_memcmp(h, hash, STUN_USERHASH_LEN)) {
+			strcpy(name, alloc_user);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int turn_auth_init(struct turn_server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	const char *realm = cfg->turn.realm;
+
+	if (!cfg->turn.n_users)
+		return 0;
+	srv->userhash = calloc(cfg->turn.n_users, STUN_USERHASH_LEN);
+	if (!srv->userhash)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->turn.n_users; i++) {
+		const char *name = cfg->turn.users[i].name;
+		stun_userhash(name, strlen(name), realm, strlen(realm),
+			      srv->userhash + i * STUN_USERHASH_LEN);
+	}
 	return 0;
+}
+
+/* ---- the limit on unauthenticated answers ---- */
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/*
+ * The cell of @from: a keyed multiply-xorshift hash of the IPv4 address, or of the /64 of an IPv6
+ * one (one host usually owns a whole /64, so it must not get 2^64 cells' worth of answers).
+ */
+static size_t limit_cell(const struct turn_worker *w, const struct sockaddr_storage *from)
+{
+	uint64_t h = w->limit_seed, v = 0;
+
+	if (from->ss_family == AF_INET)
+		memcpy(&v, &((const struct sockaddr_in *)from)->sin_addr, 4);
+	else if (from->ss_family == AF_INET6)
+		memcpy(&v, &((const struct sockaddr_in6 *)from)->sin6_addr, 8);
+	h ^= v + from->ss_family;
+	h *= 0x9E3779B97F4A7C15u;
+	h ^= h >> 29;
+	h *= 0xBF58476D1CE4E5B9u;
+	h ^= h >> 32;
+	return (size_t)(h % TURN_LIMIT_CELLS);
+}
+
+bool turn_unauth_admit(struct turn_worker *w, const struct sockaddr_storage *from)
+{
+	const struct config *cfg = w->srv->cfg;
+	uint64_t now, tat, period, tolerance;
+	uint64_t *cell;
+
+	if (!cfg->turn.unauth_rate)
+		return true;
+	/* GCRA: each answer moves the cell's "theoretical arrival time" one period ahead; an
+	 * answer is refused while that time runs more than burst - 1 periods ahead of now. */
+	period = 1000000u / cfg->turn.unauth_rate;
+	tolerance = period * (cfg->turn.unauth_burst ? cfg->turn.unauth_burst - 1 : 0);
+	now = mono_us();
+	cell = &w->limit[limit_cell(w, from)];
+	tat = *cell > now ? *cell : now;
+	if (tat - now > tolerance)
+		return false;
+	*cell = tat + period;
+	return true;
 }

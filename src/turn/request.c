@@ -8,8 +8,17 @@
  *   -> unknown comprehension-required attributes: 420 (RFC 8489 §6.3.1, after authentication)
  *   -> the allocation's username: 441 (RFC 8656 §5)
  *   -> the method.
- * Once a request is authenticated every answer to it, error or success, carries MESSAGE-INTEGRITY
- * with the request's key; every answer carries SOFTWARE and FINGERPRINT.
+ *
+ * Answers to requests that did not authenticate (Binding, 401, 438, 400 before authentication)
+ * go to a source address nobody has vouched for: it may be spoofed, and the answer then hits a
+ * victim. So they carry only what the RFCs require (no SOFTWARE, no reason phrase, FINGERPRINT
+ * only if the request had one) and pass the per-source limiter (turn_unauth_admit). They can still
+ * be larger than the request: a 20-byte Binding request has a 32-byte answer and a 28-byte first
+ * Allocate a 108-byte 401 (REALM, NONCE, PASSWORD-ALGORITHMS are mandatory), so the limiter is
+ * what bounds the bytes any one address can be sent.
+ * Once a request is authenticated every answer to it, error or success, carries SOFTWARE and the
+ * integrity attribute the client used (MESSAGE-INTEGRITY, or MESSAGE-INTEGRITY-SHA256 if it spoke
+ * RFC 8489's password algorithms, §9.2.4), and FINGERPRINT if the request had one.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -24,14 +33,22 @@
 #define FAMILY_IPV4 0x01
 #define FAMILY_IPV6 0x02
 
+/* The PASSWORD-ALGORITHMS every 401 and 438 carries (RFC 8489 §14.11), in order of preference:
+ * SHA-256, then MD5; no parameters. A request must echo it byte for byte (§9.2.4). */
+static const uint8_t password_algorithms[8] = {
+	0x00, STUN_PWALG_SHA256, 0x00, 0x00, 0x00, STUN_PWALG_MD5, 0x00, 0x00,
+};
+
 /* One request being answered. */
 struct req {
 	struct turn_worker *w;
 	struct turn_server *srv;
 	const struct sockaddr_storage *from;
 	const struct stun_msg *m;
-	bool authed;                     /* key is valid: answers carry MESSAGE-INTEGRITY */
-	uint8_t key[16];
+	bool authed;                     /* key is valid: answers carry integrity and SOFTWARE */
+	bool sha256;                     /* ...MESSAGE-INTEGRITY-SHA256 rather than MESSAGE-INTEGRITY */
+	uint8_t key[STUN_KEY_MAX];
+	size_t keylen;
 	char user[CRED_USERNAME_MAX];
 };
 
@@ -60,22 +77,35 @@ static void reply_init(struct req *r, struct stun_builder *b, uint16_t cls)
 	stun_build_init(b, r->w->sbuf, sizeof(r->w->sbuf), r->m->method, cls, r->m->tid);
 }
 
-/* Appends SOFTWARE, MESSAGE-INTEGRITY if authenticated and FINGERPRINT, then sends. Stores the
- * message length in @len if non-NULL. Returns 0, or the builder's error (nothing is sent). */
+/*
+ * Finishes and sends an answer: authenticated, with SOFTWARE and the request's integrity
+ * attribute; unauthenticated, bare and only if the limiter admits it. FINGERPRINT if the request
+ * had one. Stores the message length in @len if non-NULL. Returns 0; -EAGAIN if the limiter
+ * refused it; or the builder's error (nothing is sent either way).
+ */
 static int reply_send(struct req *r, struct stun_builder *b, size_t *len)
 {
 	size_t n;
 	int err;
 
-	stun_build_attr(b, STUN_ATTR_SOFTWARE, SOFTWARE, strlen(SOFTWARE));
-	if (r->authed)
-		stun_build_integrity(b, r->key, sizeof(r->key));
-	stun_build_fingerprint(b);
+	if (r->authed) {
+		stun_build_attr(b, STUN_ATTR_SOFTWARE, SOFTWARE, strlen(SOFTWARE));
+		if (r->sha256)
+			stun_build_integrity_sha256(b, r->key, r->keylen);
+		else
+			stun_build_integrity(b, r->key, r->keylen);
+	}
+	if (r->m->fp >= 0)
+		stun_build_fingerprint(b);
 	err = stun_build_finish(b, &n);
 	if (err) {
 		log_warn("turn: cannot build an answer (method 0x%03x): %s", r->m->method,
 			 strerror(-err));
 		return err;
+	}
+	if (!r->authed && !turn_unauth_admit(r->w, r->from)) {
+		TURN_CTR_ADD(r->srv, unauth_dropped, 1);
+		return -EAGAIN;
 	}
 	turn_send_client(r->w, r->from, b->buf, n);
 	TURN_CTR_ADD(r->srv, requests, 1);
@@ -84,7 +114,8 @@ static int reply_send(struct req *r, struct stun_builder *b, size_t *len)
 	return 0;
 }
 
-/* Answers with error @code; 401 and 438 carry REALM and a fresh NONCE, 420 the unknown types. */
+/* Answers with error @code; 401 and 438 carry REALM, a fresh NONCE and PASSWORD-ALGORITHMS
+ * (RFC 8489 §9.2.4), 420 the unknown types. The reason phrase goes to authenticated clients only. */
 static void reply_error(struct req *r, int code)
 {
 	struct stun_builder b;
@@ -93,7 +124,7 @@ static void reply_error(struct req *r, int code)
 	log_debug("turn: %d %s to %s (method 0x%03x)", code, reason(code), addr_str(r->from, ca),
 		  r->m->method);
 	reply_init(r, &b, STUN_CLASS_ERROR);
-	stun_build_error(&b, code, reason(code));
+	stun_build_error(&b, code, r->authed ? reason(code) : NULL);
 	if (code == 401 || code == 438) {
 		const char *realm = r->srv->cfg->turn.realm;
 		char nonce[TURN_NONCE_LEN + 1];
@@ -101,6 +132,8 @@ static void reply_error(struct req *r, int code)
 		turn_nonce_make(r->srv, r->from, nonce);
 		stun_build_attr(&b, STUN_ATTR_REALM, realm, strlen(realm));
 		stun_build_attr(&b, STUN_ATTR_NONCE, nonce, TURN_NONCE_LEN);
+		stun_build_attr(&b, STUN_ATTR_PASSWORD_ALGORITHMS, password_algorithms,
+				sizeof(password_algorithms));
 	}
 	if (code == 420)
 		stun_build_unknown(&b, r->m->unknown, r->m->n_unknown);
@@ -119,44 +152,87 @@ static void reply_ok(struct req *r)
 /* ---- checks ---- */
 
 /*
- * The long-term credential mechanism (RFC 8489 §9.2.4). Returns 0 with r->key and r->user set, or
- * a negative errno after answering: 401 without MESSAGE-INTEGRITY (the normal first exchange, not
- * a failure); 400 if USERNAME, REALM or NONCE is missing; 401 for an unknown or expired user or a
- * wrong MESSAGE-INTEGRITY (counted in auth_failures); 438 for a nonce that is not valid.
+ * The password algorithm of a request (RFC 8489 §9.2.4). Our nonces all carry the cookie with
+ * "Password algorithms", so: neither PASSWORD-ALGORITHM nor PASSWORD-ALGORITHMS means MD5 (an
+ * RFC 5389 client); otherwise both must be there, PASSWORD-ALGORITHMS exactly as we sent it (a
+ * man in the middle who strips SHA-256 from our 401 is caught here), and PASSWORD-ALGORITHM one of
+ * its entries. Returns 0 with @alg set, or -EBADMSG (the caller answers 400).
  */
-static int authenticate(struct req *r)
+static int password_algorithm(const struct stun_msg *m, uint16_t *alg)
+{
+	const struct stun_attr *pa = stun_msg_attr(m, STUN_ATTR_PASSWORD_ALGORITHM);
+	const struct stun_attr *pas = stun_msg_attr(m, STUN_ATTR_PASSWORD_ALGORITHMS);
+
+	if (!pa && !pas) {
+		*alg = STUN_PWALG_MD5;
+		return 0;
+	}
+	if (!pa || !pas || pas->len != sizeof(password_algorithms) ||
+	    memcmp(pas->val, password_algorithms, sizeof(password_algorithms)) != 0 ||
+	    stun_attr_password_algorithm(pa, alg) || !stun_attr_algorithms_has(pas, *alg))
+		return -EBADMSG;
+	return 0;
+}
+
+/*
+ * The long-term credential mechanism (RFC 8489 §9.2.4), its checks in the RFC's order. @al is the
+ * allocation of the request's 5-tuple, if any (its user can be named by USERHASH). Returns 0 with
+ * r->key, r->keylen, r->user and r->sha256 set, or a negative errno after answering:
+ *   no MESSAGE-INTEGRITY(-SHA256): 401, the normal first exchange, not a failure;
+ *   USERNAME or USERHASH, REALM or NONCE missing, or the password algorithms wrong: 400;
+ *   an unknown, expired or revoked user, or a wrong HMAC: 401, counted in auth_failures;
+ *   a nonce that is not valid (forged, expired, minted for another address): 438.
+ * MESSAGE-INTEGRITY-SHA256 is checked if present, else MESSAGE-INTEGRITY; it must be untruncated,
+ * since TURN does not allow truncation (RFC 8489 §14.6).
+ */
+static int authenticate(struct req *r, const struct turn_alloc *al)
 {
 	const struct stun_msg *m = r->m;
-	const struct stun_attr *user, *realm, *nonce;
-	int err;
+	const struct stun_attr *user, *uhash, *realm, *nonce;
+	uint16_t alg;
+	int n, err = 0;
 
-	if (m->mi < 0) {
+	if (m->mi < 0 && m->mi256 < 0) {
 		reply_error(r, 401);
 		return -EACCES;
 	}
 	user = stun_msg_attr(m, STUN_ATTR_USERNAME);
+	uhash = stun_msg_attr(m, STUN_ATTR_USERHASH);
 	realm = stun_msg_attr(m, STUN_ATTR_REALM);
 	nonce = stun_msg_attr(m, STUN_ATTR_NONCE);
-	if (!user || !realm || !nonce) {
+	if ((!user && !uhash) || !realm || !nonce || password_algorithm(m, &alg)) {
 		reply_error(r, 400);
 		return -EBADMSG;
 	}
-	err = turn_auth_key(r->srv, user->val, user->len, r->user, r->key);
-	if (err) {
+
+	if (user)
+		n = turn_auth_key(r->w, alg, user->val, user->len, r->user, r->key);
+	else if (turn_auth_userhash(r->srv, uhash->val, uhash->len, al ? al->user : NULL,
+				    r->user) == 0)
+		n = turn_auth_key(r->w, alg, (const uint8_t *)r->user, strlen(r->user), r->user,
+				  r->key);
+	else
+		n = -ENOENT;
+	if (n > 0) {
+		r->keylen = (size_t)n;
+		if (m->mi256 >= 0)
+			err = m->attrs[m->mi256].len == STUN_MI256_LEN ?
+			      stun_msg_check_integrity_sha256(m, r->key, r->keylen) : -EACCES;
+		else
+			err = stun_msg_check_integrity(m, r->key, r->keylen);
+	}
+	if (n <= 0 || err) {
 		TURN_CTR_ADD(r->srv, auth_failures, 1);
 		reply_error(r, 401);
 		return -EACCES;
 	}
+
 	if (turn_nonce_check(r->srv, r->from, nonce->val, nonce->len)) {
 		reply_error(r, 438);
 		return -EACCES;
 	}
-	if (stun_msg_check_integrity(m, r->key, sizeof(r->key))) {
-		TURN_CTR_ADD(r->srv, auth_failures, 1);
-		reply_error(r, 401);
-		return -EACCES;
-	}
 	r->authed = true;
+	r->sha256 = m->mi256 >= 0 || stun_msg_attr(m, STUN_ATTR_PASSWORD_ALGORITHM);
 	return 0;
 }
 
@@ -497,13 +573,13 @@ void turn_request_handle(struct turn_worker *w, const struct sockaddr_storage *f
 		return;
 	}
 
-	if (authenticate(&r))
+	al = turn_alloc_find(w, from);
+	if (authenticate(&r, al))
 		return;
 	if (m.n_unknown) {
 		reply_error(&r, 420);
 		return;
 	}
-	al = turn_alloc_find(w, from);
 	if (al && m.method != TURN_METHOD_ALLOCATE && strcmp(al->user, r.user) != 0) {
 		reply_error(&r, 441);
 		return;

@@ -292,6 +292,10 @@ static int worker_create(struct turn_worker **out, struct turn_server *srv, unsi
 		goto out;
 	}
 	w->tid_rng = seed;
+	if (RAND_bytes((unsigned char *)&w->limit_seed, sizeof(w->limit_seed)) != 1) {
+		err = -EIO;
+		goto out;
+	}
 	err = turn_ports_init(&w->ports, lo, hi, seed);
 	if (err)
 		goto out;
@@ -361,6 +365,9 @@ int turn_server_start(struct turn_server **out, const struct config *cfg)
 		err = -EIO;
 		goto out;
 	}
+	err = turn_auth_init(srv);
+	if (err)
+		goto out;
 	srv->workers = calloc(n, sizeof(*srv->workers));
 	if (!srv->workers) {
 		err = -ENOMEM;
@@ -421,6 +428,7 @@ void turn_server_stop(struct turn_server *srv)
 	for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
 		worker_free(srv->workers[i]);
 	free(srv->workers);
+	free(srv->userhash);
 	OPENSSL_cleanse(srv->nonce_key, sizeof(srv->nonce_key));
 	free(srv);
 }
@@ -446,6 +454,7 @@ void turn_server_counters(const struct turn_server *srv, struct turn_counters *o
 	CTR_COPY(requests);
 	CTR_COPY(malformed);
 	CTR_COPY(port_exhausted);
+	CTR_COPY(unauth_dropped);
 #undef CTR_COPY
 }
 

@@ -10,7 +10,8 @@
  * Byte order: every multi-byte field on the wire is big-endian; get_be16/get_be32/put_be16/put_be32
  * are the only code that converts, so no ntohs() is scattered around. Lengths are in bytes.
  *
- * Crypto: HMAC-SHA1 and MD5 come from OpenSSL 3 through its non-deprecated EVP interfaces. CRC-32
+ * Crypto: HMAC-SHA1, HMAC-SHA256, MD5 and SHA-256 come from OpenSSL 3 through its non-deprecated
+ * EVP interfaces. CRC-32
  * (FINGERPRINT) is our own table-driven loop: it runs over every fingerprinted message, and it is a
  * protocol detail rather than cryptography.
  */
@@ -125,34 +126,35 @@ static uint32_t crc32_ieee(const uint8_t *p, size_t n)
 	return c ^ 0xFFFFFFFFu;
 }
 
-/* ---- HMAC-SHA1 (MESSAGE-INTEGRITY) ------------------------------------------------------------- */
+/* ---- HMAC (MESSAGE-INTEGRITY, MESSAGE-INTEGRITY-SHA256) --------------------------------------- */
 
 /*
- * HMAC-SHA1 over @hdr (a 20-byte STUN header, already carrying the adjusted length) followed by
- * @body_len bytes of @body, into @out. Taking the header separately is what lets the checker hash a
- * received message without copying it or writing to it. This is EVP_MAC, not the one-shot HMAC():
- * the one-shot needs one contiguous buffer, and HMAC_CTX is deprecated in OpenSSL 3.
- * Returns 0, or -ENOMEM if OpenSSL fails (out of memory, or no SHA-1 in the loaded providers).
+ * HMAC with @digest ("SHA1" or "SHA256") over @hdr (a 20-byte STUN header, already carrying the
+ * adjusted length) followed by @body_len bytes of @body, into @out (@outlen bytes: the digest size).
+ * Taking the header separately is what lets the checker hash a received message without copying
+ * it or writing to it. This is EVP_MAC, not the one-shot HMAC(): the one-shot needs one contiguous
+ * buffer, and HMAC_CTX is deprecated in OpenSSL 3.
+ * Returns 0, or -ENOMEM if OpenSSL fails (out of memory, or the digest is not in the providers).
  */
-static int hmac_sha1(const uint8_t *key, size_t keylen, const uint8_t hdr[STUN_HEADER_LEN],
-		     const uint8_t *body, size_t body_len, uint8_t out[STUN_MI_LEN])
+static int hmac_stun(const char *digest, const uint8_t *key, size_t keylen,
+		     const uint8_t hdr[STUN_HEADER_LEN], const uint8_t *body, size_t body_len,
+		     uint8_t *out, size_t outlen)
 {
 	/* EVP_MAC_init() takes a NULL key as "keep the previous key", so an empty key needs a pointer. */
 	static const uint8_t empty_key[1];
-	char digest[] = "SHA1";
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0),
 		OSSL_PARAM_construct_end(),
 	};
 	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
-	size_t outl = 0;
+	size_t got = 0;
 	int ok;
 
 	ok = ctx && EVP_MAC_init(ctx, keylen ? key : empty_key, keylen, params) &&
 	     EVP_MAC_update(ctx, hdr, STUN_HEADER_LEN) &&
 	     (body_len == 0 || EVP_MAC_update(ctx, body, body_len)) &&
-	     EVP_MAC_final(ctx, out, &outl, STUN_MI_LEN) && outl == STUN_MI_LEN;
+	     EVP_MAC_final(ctx, out, &got, outlen) && got == outlen;
 	EVP_MAC_CTX_free(ctx);
 	EVP_MAC_free(mac);
 	return ok ? 0 : -ENOMEM;
@@ -238,9 +240,11 @@ bool stun_is_message(const uint8_t *buf, size_t len)
  * Header: top two bits zero, magic cookie, length a multiple of 4 and no more than @len - 20.
  * Attributes: each header is 4 bytes (type, value length, network order), the value padded to 4;
  * one that overruns the message is malformed. After MESSAGE-INTEGRITY only MESSAGE-INTEGRITY-SHA256
- * and FINGERPRINT are kept, everything else is skipped (§14.5: it is not covered by the HMAC, so
- * acting on it would let an attacker append attributes to an authenticated request). FINGERPRINT
- * must be last and is verified here (§14.7). MESSAGE-INTEGRITY must be 20 bytes and FINGERPRINT 4.
+ * and FINGERPRINT are kept, after MESSAGE-INTEGRITY-SHA256 only FINGERPRINT; everything else is
+ * skipped (§14.5, §14.6: it is not covered by the HMAC, so acting on it would let an attacker
+ * append attributes to an authenticated request). FINGERPRINT must be last and is verified here
+ * (§14.7). MESSAGE-INTEGRITY must be 20 bytes, MESSAGE-INTEGRITY-SHA256 16..32 in steps of 4 and
+ * FINGERPRINT 4.
  * Comprehension-required types this codec does not know are listed in m->unknown.
  *
  * Returns 0; -EBADMSG for malformed bytes (bad header, length, overrun, more than STUN_MAX_ATTRS
@@ -261,6 +265,7 @@ int stun_msg_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
 	m->n_attrs = 0;
 	m->n_unknown = 0;
 	m->mi = -1;
+	m->mi256 = -1;
 	m->fp = -1;
 
 	/* Header (§5). mlen <= len - 20 bounds every read below. */
@@ -289,14 +294,21 @@ int stun_msg_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
 		if (pad4(alen) > end - off - STUN_ATTR_HDR)
 			goto bad;
 
-		/* Nothing may follow FINGERPRINT (§14.7). */
+		/* Nothing may follow FINGERPRINT (§14.7); after MESSAGE-INTEGRITY only
+		 * MESSAGE-INTEGRITY-SHA256 and FINGERPRINT count (§14.5), after
+		 * MESSAGE-INTEGRITY-SHA256 only FINGERPRINT (§14.6). */
 		if (m->fp >= 0)
 			goto bad;
+		if (m->mi256 >= 0 && atype != STUN_ATTR_FINGERPRINT)
+			goto next;
 		if (m->mi >= 0 && atype != STUN_ATTR_MESSAGE_INTEGRITY_SHA256 &&
 		    atype != STUN_ATTR_FINGERPRINT)
 			goto next;
 
+		/* MESSAGE-INTEGRITY-SHA256 may be truncated to 16..32 bytes in steps of 4 (§14.6). */
 		if ((atype == STUN_ATTR_MESSAGE_INTEGRITY && alen != STUN_MI_LEN) ||
+		    (atype == STUN_ATTR_MESSAGE_INTEGRITY_SHA256 &&
+		     (alen < STUN_MI256_MIN || alen > STUN_MI256_LEN || alen % 4)) ||
 		    (atype == STUN_ATTR_FINGERPRINT && alen != 4))
 			goto bad;
 		if (m->n_attrs == STUN_MAX_ATTRS)
@@ -309,6 +321,8 @@ int stun_msg_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
 		a->off = off;
 		if (atype == STUN_ATTR_MESSAGE_INTEGRITY)
 			m->mi = (int)m->n_attrs;
+		else if (atype == STUN_ATTR_MESSAGE_INTEGRITY_SHA256)
+			m->mi256 = (int)m->n_attrs;
 		else if (atype == STUN_ATTR_FINGERPRINT)
 			m->fp = (int)m->n_attrs;
 		else if (atype < 0x8000 && !attr_is_known(atype))
@@ -332,6 +346,7 @@ bad:
 	m->n_attrs = 0;
 	m->n_unknown = 0;
 	m->mi = -1;
+	m->mi256 = -1;
 	m->fp = -1;
 	return -EBADMSG;
 }
@@ -441,35 +456,84 @@ int stun_attr_error_code(const struct stun_attr *a, int *code, const char **reas
 }
 
 /*
- * Checks MESSAGE-INTEGRITY (RFC 8489 §14.5): HMAC-SHA1 with @key (@keylen bytes) over the message
- * up to the attribute, with the header length field set as if the message ended right after it.
- * The length is changed in a 20-byte copy of the header; @m's buffer is never written. The compare
- * is constant-time so the answer does not leak how many bytes matched.
- * Returns 0 if it matches; -ENOENT if there is no MESSAGE-INTEGRITY; -EACCES if it does not match;
- * -ENOMEM if OpenSSL fails; -EINVAL for bad arguments.
+ * Checks the integrity attribute at index @idx of @m (MESSAGE-INTEGRITY with "SHA1", or
+ * MESSAGE-INTEGRITY-SHA256 with "SHA256"): the HMAC over the message up to the attribute, with the
+ * header length field set as if the message ended right after it (RFC 8489 §14.5, §14.6). The
+ * length is changed in a 20-byte copy of the header; @m's buffer is never written. A truncated
+ * value is compared with as many leading bytes of the HMAC. The compare is constant-time so the
+ * answer does not leak how many bytes matched.
  */
-int stun_msg_check_integrity(const struct stun_msg *m, const uint8_t *key, size_t keylen)
+static int check_integrity(const struct stun_msg *m, int idx, const char *digest, size_t maclen,
+			   const uint8_t *key, size_t keylen)
 {
-	uint8_t hdr[STUN_HEADER_LEN], mac[STUN_MI_LEN];
+	uint8_t hdr[STUN_HEADER_LEN], mac[STUN_MI256_LEN];
 	const struct stun_attr *a;
 	int err;
 
 	if (!m || (!key && keylen))
 		return -EINVAL;
-	if (m->mi < 0)
+	if (idx < 0)
 		return -ENOENT;
-	if ((size_t)m->mi >= m->n_attrs || !m->buf)
+	if ((size_t)idx >= m->n_attrs || !m->buf)
 		return -EINVAL;
-	a = &m->attrs[m->mi];
-	if (a->len != STUN_MI_LEN || a->off < STUN_HEADER_LEN)
+	a = &m->attrs[idx];
+	if (a->len > maclen || a->len == 0 || a->off < STUN_HEADER_LEN)
 		return -EINVAL;
 
 	memcpy(hdr, m->buf, STUN_HEADER_LEN);
-	put_be16(hdr + 2, (uint16_t)(a->off + STUN_ATTR_HDR + STUN_MI_LEN - STUN_HEADER_LEN));
-	err = hmac_sha1(key, keylen, hdr, m->buf + STUN_HEADER_LEN, a->off - STUN_HEADER_LEN, mac);
+	put_be16(hdr + 2, (uint16_t)(a->off + STUN_ATTR_HDR + a->len - STUN_HEADER_LEN));
+	err = hmac_stun(digest, key, keylen, hdr, m->buf + STUN_HEADER_LEN,
+			a->off - STUN_HEADER_LEN, mac, maclen);
 	if (err)
 		return err;
-	return CRYPTO_memcmp(mac, a->val, STUN_MI_LEN) ? -EACCES : 0;
+	return CRYPTO_memcmp(mac, a->val, a->len) ? -EACCES : 0;
+}
+
+/*
+ * Checks MESSAGE-INTEGRITY (RFC 8489 §14.5): HMAC-SHA1 with @key (@keylen bytes).
+ * Returns 0 if it matches; -ENOENT if there is no MESSAGE-INTEGRITY; -EACCES if it does not match;
+ * -ENOMEM if OpenSSL fails; -EINVAL for bad arguments.
+ */
+int stun_msg_check_integrity(const struct stun_msg *m, const uint8_t *key, size_t keylen)
+{
+	if (m && m->mi >= 0 && (size_t)m->mi < m->n_attrs && m->attrs[m->mi].len != STUN_MI_LEN)
+		return -EINVAL;
+	return check_integrity(m, m ? m->mi : -1, "SHA1", STUN_MI_LEN, key, keylen);
+}
+
+/*
+ * Checks MESSAGE-INTEGRITY-SHA256 (RFC 8489 §14.6): HMAC-SHA256 with @key (@keylen bytes), the
+ * value possibly truncated to its leading 16..32 bytes (the parser has checked the length).
+ * Returns 0 if it matches; -ENOENT if there is none; -EACCES if it does not match; -ENOMEM if
+ * OpenSSL fails; -EINVAL for bad arguments.
+ */
+int stun_msg_check_integrity_sha256(const struct stun_msg *m, const uint8_t *key, size_t keylen)
+{
+	return check_integrity(m, m ? m->mi256 : -1, "SHA256", STUN_MI256_LEN, key, keylen);
+}
+
+/*
+ * Hashes the @n (pointer, length) pairs of @parts, joined by single colons, with @md into @out.
+ * Returns the digest length, or 0 if OpenSSL fails (then @out is random bytes: fail closed).
+ */
+static unsigned digest_joined(const EVP_MD *md, const char *const *parts, const size_t *lens,
+			      size_t n, uint8_t *out, size_t outcap)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int got = 0;
+	int ok = ctx && EVP_DigestInit_ex(ctx, md, NULL);
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (i == 0 || EVP_DigestUpdate(ctx, ":", 1)) &&
+		     EVP_DigestUpdate(ctx, parts[i] ? parts[i] : "", parts[i] ? lens[i] : 0);
+	ok = ok && (size_t)EVP_MD_get_size(md) <= outcap && EVP_DigestFinal_ex(ctx, out, &got);
+	EVP_MD_CTX_free(ctx);
+	if (!ok) {
+		memset(out, 0, outcap);
+		(void)RAND_bytes(out, (int)outcap);
+		return 0;
+	}
+	return got;
 }
 
 /*
@@ -481,23 +545,85 @@ int stun_msg_check_integrity(const struct stun_msg *m, const uint8_t *key, size_
 void stun_ltc_key(const char *username, size_t ulen, const char *realm, size_t rlen,
 		  const char *password, size_t plen, uint8_t key[16])
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int n = 0;
-	int ok;
+	const char *parts[3] = { username, realm, password };
+	const size_t lens[3] = { ulen, rlen, plen };
 
 	/* Streamed rather than EVP_Digest() on a joined copy: the lengths are the caller's. */
-	ok = ctx && EVP_DigestInit_ex(ctx, EVP_md5(), NULL) &&
-	     EVP_DigestUpdate(ctx, username ? username : "", username ? ulen : 0) &&
-	     EVP_DigestUpdate(ctx, ":", 1) &&
-	     EVP_DigestUpdate(ctx, realm ? realm : "", realm ? rlen : 0) &&
-	     EVP_DigestUpdate(ctx, ":", 1) &&
-	     EVP_DigestUpdate(ctx, password ? password : "", password ? plen : 0) &&
-	     EVP_DigestFinal_ex(ctx, key, &n) && n == 16;
-	EVP_MD_CTX_free(ctx);
-	if (!ok) {
-		memset(key, 0, 16);
-		(void)RAND_bytes(key, 16);
+	digest_joined(EVP_md5(), parts, lens, 3, key, 16);
+}
+
+/*
+ * Writes the key of password algorithm @alg (RFC 8489 §18.5.1) for the @ulen-byte @username,
+ * @rlen-byte @realm and @plen-byte @password into @key: MD5 -> 16 bytes, SHA-256 -> 32 bytes, of
+ * username ":" realm ":" password, the strings used as given. If OpenSSL cannot hash, @key is
+ * random (fail closed, as stun_ltc_key). Returns the key length, or -EINVAL for another @alg.
+ */
+int stun_ltc_key_alg(uint16_t alg, const char *username, size_t ulen, const char *realm,
+		     size_t rlen, const char *password, size_t plen, uint8_t key[STUN_KEY_MAX])
+{
+	const char *parts[3] = { username, realm, password };
+	const size_t lens[3] = { ulen, rlen, plen };
+
+	switch (alg) {
+	case STUN_PWALG_MD5:
+		stun_ltc_key(username, ulen, realm, rlen, password, plen, key);
+		return 16;
+	case STUN_PWALG_SHA256:
+		digest_joined(EVP_sha256(), parts, lens, 3, key, 32);
+		return 32;
+	default:
+		return -EINVAL;
 	}
+}
+
+/* USERHASH (RFC 8489 §14.4): SHA-256 of the @ulen-byte @username ":" the @rlen-byte @realm, the
+ * strings used as given, into @out (32 bytes). */
+void stun_userhash(const char *username, size_t ulen, const char *realm, size_t rlen,
+		   uint8_t out[STUN_USERHASH_LEN])
+{
+	const char *parts[2] = { username, realm };
+	const size_t lens[2] = { ulen, rlen };
+
+	digest_joined(EVP_sha256(), parts, lens, 2, out, STUN_USERHASH_LEN);
+}
+
+/*
+ * Decodes PASSWORD-ALGORITHM (RFC 8489 §14.12): algorithm (16 bits), parameters length (16 bits),
+ * parameters padded to 4, all network order. @alg gets the algorithm in host order.
+ * Returns 0; -EBADMSG if shorter than 4 bytes or the parameters overrun the value; -EINVAL for a
+ * NULL argument.
+ */
+int stun_attr_password_algorithm(const struct stun_attr *a, uint16_t *alg)
+{
+	if (!a || !alg || !a->val)
+		return -EINVAL;
+	if (a->len < 4 || get_be16(a->val + 2) > a->len - 4u)
+		return -EBADMSG;
+	*alg = get_be16(a->val);
+	return 0;
+}
+
+/* True if PASSWORD-ALGORITHMS (RFC 8489 §14.11: a list of algorithm, parameters length,
+ * parameters padded to 4) lists @alg. A list whose entries overrun it lists nothing. */
+bool stun_attr_algorithms_has(const struct stun_attr *a, uint16_t alg)
+{
+	size_t off = 0;
+	bool found = false;
+
+	if (!a || !a->val)
+		return false;
+	while (off < a->len) {
+		size_t plen;
+
+		if (a->len - off < 4)
+			return false;
+		plen = pad4(get_be16(a->val + off + 2));
+		if (plen > a->len - off - 4)
+			return false;
+		found |= get_be16(a->val + off) == alg;
+		off += 4 + plen;
+	}
+	return found;
 }
 
 /* ---- Building ---------------------------------------------------------------------------------- */
@@ -685,13 +811,10 @@ void stun_build_unknown(struct stun_builder *b, const uint16_t *types, size_t n)
 		put_be16(p + 2 * i, types[i]);
 }
 
-/*
- * Appends MESSAGE-INTEGRITY (RFC 8489 §14.5): HMAC-SHA1 with @key (@keylen bytes) over the message
- * so far, the header length field first set to count the 24-byte attribute being added. Only
- * MESSAGE-INTEGRITY-SHA256 and FINGERPRINT may follow (checked by stun_build_finish()).
- * Sticky errors: -EINVAL (NULL @key with a non-zero @keylen), -ENOSPC, -ENOMEM (OpenSSL failed).
- */
-void stun_build_integrity(struct stun_builder *b, const uint8_t *key, size_t keylen)
+/* Appends an integrity attribute of @type with the @maclen-byte HMAC (@digest) with @key over the
+ * message so far, the header length field first set to count the attribute being added. */
+static void build_integrity(struct stun_builder *b, uint16_t type, const char *digest,
+			    size_t maclen, const uint8_t *key, size_t keylen)
 {
 	size_t body;
 	uint8_t *p;
@@ -704,13 +827,36 @@ void stun_build_integrity(struct stun_builder *b, const uint8_t *key, size_t key
 		return;
 	}
 	body = b->len - STUN_HEADER_LEN;
-	p = attr_reserve(b, STUN_ATTR_MESSAGE_INTEGRITY, STUN_MI_LEN);
+	p = attr_reserve(b, type, maclen);
 	if (!p)
 		return;
 	put_be16(b->buf + 2, (uint16_t)(b->len - STUN_HEADER_LEN));
-	err = hmac_sha1(key, keylen, b->buf, b->buf + STUN_HEADER_LEN, body, p);
+	err = hmac_stun(digest, key, keylen, b->buf, b->buf + STUN_HEADER_LEN, body, p, maclen);
 	if (err)
 		b->err = err;
+}
+
+/*
+ * Appends MESSAGE-INTEGRITY (RFC 8489 §14.5): HMAC-SHA1 with @key (@keylen bytes) over the message
+ * so far, the header length field first set to count the 24-byte attribute being added. Only
+ * MESSAGE-INTEGRITY-SHA256 and FINGERPRINT may follow (checked by stun_build_finish()).
+ * Sticky errors: -EINVAL (NULL @key with a non-zero @keylen), -ENOSPC, -ENOMEM (OpenSSL failed).
+ */
+void stun_build_integrity(struct stun_builder *b, const uint8_t *key, size_t keylen)
+{
+	build_integrity(b, STUN_ATTR_MESSAGE_INTEGRITY, "SHA1", STUN_MI_LEN, key, keylen);
+}
+
+/*
+ * Appends MESSAGE-INTEGRITY-SHA256 (RFC 8489 §14.6), untruncated: HMAC-SHA256 with @key (@keylen
+ * bytes) over the message so far, the header length counting the 36-byte attribute. Only
+ * FINGERPRINT may follow (checked by stun_build_finish()).
+ * Sticky errors: -EINVAL (NULL @key with a non-zero @keylen), -ENOSPC, -ENOMEM (OpenSSL failed).
+ */
+void stun_build_integrity_sha256(struct stun_builder *b, const uint8_t *key, size_t keylen)
+{
+	build_integrity(b, STUN_ATTR_MESSAGE_INTEGRITY_SHA256, "SHA256", STUN_MI256_LEN, key,
+			keylen);
 }
 
 /*
@@ -733,11 +879,12 @@ void stun_build_fingerprint(struct stun_builder *b)
 	put_be32(p, crc32_ieee(b->buf, body) ^ STUN_FP_XOR);
 }
 
-/* -EINVAL if something follows FINGERPRINT, or anything but MESSAGE-INTEGRITY-SHA256 follows
- * MESSAGE-INTEGRITY: a peer would ignore or reject it (RFC 8489 §14.5, §14.7), so it is a bug. */
+/* -EINVAL if something follows FINGERPRINT, anything but MESSAGE-INTEGRITY-SHA256 follows
+ * MESSAGE-INTEGRITY, or anything but FINGERPRINT follows MESSAGE-INTEGRITY-SHA256: a peer would
+ * ignore or reject it (RFC 8489 §14.5, §14.6, §14.7), so it is a bug. */
 static int check_placement(const struct stun_builder *b)
 {
-	bool mi = false, fp = false;
+	bool mi = false, mi256 = false, fp = false;
 	size_t off = STUN_HEADER_LEN;
 
 	while (off <= b->len && b->len - off >= STUN_ATTR_HDR) {
@@ -747,7 +894,11 @@ static int check_placement(const struct stun_builder *b)
 			return -EINVAL;
 		if (type == STUN_ATTR_FINGERPRINT)
 			fp = true;
-		else if (mi && type != STUN_ATTR_MESSAGE_INTEGRITY_SHA256)
+		else if (mi256)
+			return -EINVAL;
+		else if (type == STUN_ATTR_MESSAGE_INTEGRITY_SHA256)
+			mi256 = true;
+		else if (mi)
 			return -EINVAL;
 		else if (type == STUN_ATTR_MESSAGE_INTEGRITY)
 			mi = true;

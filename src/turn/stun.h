@@ -21,7 +21,28 @@
 #define STUN_MAX_ATTRS 40            /* a message with more is rejected (-EBADMSG) */
 #define STUN_MAX_UNKNOWN 8           /* unknown comprehension-required attrs remembered */
 #define STUN_MI_LEN 20               /* MESSAGE-INTEGRITY (HMAC-SHA1) value length */
+#define STUN_MI256_LEN 32            /* MESSAGE-INTEGRITY-SHA256 value length, untruncated */
+#define STUN_MI256_MIN 16            /* shortest truncated MESSAGE-INTEGRITY-SHA256, RFC 8489 §14.6 */
+#define STUN_USERHASH_LEN 32         /* USERHASH: SHA-256(username ":" realm), RFC 8489 §14.4 */
+#define STUN_KEY_MAX 32              /* longest long-term credential key (SHA-256), bytes */
 #define STUN_FP_XOR 0x5354554Eu      /* FINGERPRINT xor, RFC 8489 §14.7 */
+
+/*
+ * The "nonce cookie" (RFC 8489 §9.2): a NONCE starting with these 9 characters and then 4 base64
+ * characters of the 24-bit STUN Security Feature set tells the client which RFC 8489 features the
+ * server supports. Bit 0 (the most significant bit of the first byte) is "Password algorithms",
+ * bit 1 "Username anonymity" (RFC 8489 §18.1).
+ */
+#define STUN_NONCE_COOKIE "obMatJos2"
+#define STUN_NONCE_COOKIE_LEN 9
+#define STUN_FEATURE_PASSWORD_ALGORITHMS 0x800000u
+#define STUN_FEATURE_USERNAME_ANONYMITY 0x400000u
+
+/* Password algorithms (RFC 8489 §18.5): how the long-term credential key is derived. */
+enum stun_pwalg {
+	STUN_PWALG_MD5 = 0x0001,     /* MD5(username ":" realm ":" password), 16 bytes */
+	STUN_PWALG_SHA256 = 0x0002,  /* SHA-256(username ":" realm ":" password), 32 bytes */
+};
 
 /* Message classes, already in their wire bit positions (RFC 8489 §5). */
 enum stun_class {
@@ -99,6 +120,7 @@ struct stun_msg {
 	struct stun_attr attrs[STUN_MAX_ATTRS];
 	size_t n_attrs;
 	int mi;                        /* index in attrs of MESSAGE-INTEGRITY, or -1 */
+	int mi256;                     /* index in attrs of MESSAGE-INTEGRITY-SHA256, or -1 */
 	int fp;                        /* index in attrs of FINGERPRINT, or -1 */
 	/* Comprehension-required types (< 0x8000) this codec does not know: the server answers 420
 	 * with UNKNOWN-ATTRIBUTES (RFC 8489 §6.3.1). */
@@ -112,10 +134,11 @@ bool stun_is_message(const uint8_t *buf, size_t len);
 
 /*
  * Parses one STUN message from @buf (@len bytes; extra bytes after the message are ignored, as over
- * TCP). Attributes after MESSAGE-INTEGRITY other than MESSAGE-INTEGRITY-SHA256 and FINGERPRINT are
- * ignored (RFC 8489 §14.5); FINGERPRINT must be the last attribute and, if present, is verified.
+ * TCP). Attributes after MESSAGE-INTEGRITY other than MESSAGE-INTEGRITY-SHA256 and FINGERPRINT, and
+ * after MESSAGE-INTEGRITY-SHA256 other than FINGERPRINT, are ignored (RFC 8489 §14.5, §14.6);
+ * FINGERPRINT must be the last attribute and, if present, is verified.
  * Returns 0; -EBADMSG if the bytes are not a well-formed STUN message (bad header, length, attribute
- * overrun, too many attributes, wrong fingerprint).
+ * overrun, too many attributes, a MESSAGE-INTEGRITY(-SHA256) of a wrong length, wrong fingerprint).
  */
 int stun_msg_parse(struct stun_msg *m, const uint8_t *buf, size_t len);
 
@@ -140,10 +163,33 @@ int stun_attr_error_code(const struct stun_attr *a, int *code, const char **reas
  * Returns 0 if it matches; -ENOENT if the message has none; -EACCES if it does not match. */
 int stun_msg_check_integrity(const struct stun_msg *m, const uint8_t *key, size_t keylen);
 
+/* Checks MESSAGE-INTEGRITY-SHA256 (HMAC-SHA256 with @key, RFC 8489 §14.6), possibly truncated to
+ * 16..32 bytes, in constant time. Returns 0 if it matches; -ENOENT if the message has none;
+ * -EACCES if it does not match. */
+int stun_msg_check_integrity_sha256(const struct stun_msg *m, const uint8_t *key, size_t keylen);
+
 /* The long-term credential key MD5(username ":" realm ":" password) (RFC 8489 §9.2.2). The
  * strings are used as given (the caller applies OpaqueString if it wants to). */
 void stun_ltc_key(const char *username, size_t ulen, const char *realm, size_t rlen,
 		  const char *password, size_t plen, uint8_t key[16]);
+
+/* The long-term credential key of password algorithm @alg (RFC 8489 §9.2.2, §18.5): MD5 (16 bytes)
+ * or SHA-256 (32 bytes) of username ":" realm ":" password, into @key (STUN_KEY_MAX bytes).
+ * Returns the key length in bytes, or -EINVAL for another algorithm. */
+int stun_ltc_key_alg(uint16_t alg, const char *username, size_t ulen, const char *realm,
+		     size_t rlen, const char *password, size_t plen, uint8_t key[STUN_KEY_MAX]);
+
+/* USERHASH (RFC 8489 §14.4): SHA-256(username ":" realm) into @out. */
+void stun_userhash(const char *username, size_t ulen, const char *realm, size_t rlen,
+		   uint8_t out[STUN_USERHASH_LEN]);
+
+/* Decodes PASSWORD-ALGORITHM (RFC 8489 §14.12): the algorithm number (host order) into @alg; its
+ * parameters, if any, are not looked at. Returns 0, or -EBADMSG if the value is shorter than 4
+ * bytes or its parameter length overruns it. */
+int stun_attr_password_algorithm(const struct stun_attr *a, uint16_t *alg);
+
+/* True if PASSWORD-ALGORITHMS @a (RFC 8489 §14.11) lists @alg. Malformed lists list nothing. */
+bool stun_attr_algorithms_has(const struct stun_attr *a, uint16_t alg);
 
 /* Builds a message into a caller buffer. The first error (no room, bad argument) sticks. */
 struct stun_builder {
@@ -175,6 +221,10 @@ void stun_build_unknown(struct stun_builder *b, const uint16_t *types, size_t n)
 /* Appends MESSAGE-INTEGRITY: HMAC-SHA1 with @key over the message so far, with the header length
  * counting the MESSAGE-INTEGRITY attribute (RFC 8489 §14.5). */
 void stun_build_integrity(struct stun_builder *b, const uint8_t *key, size_t keylen);
+
+/* Appends MESSAGE-INTEGRITY-SHA256 (32 bytes): HMAC-SHA256 with @key over the message so far, the
+ * header length counting the attribute (RFC 8489 §14.6). Only FINGERPRINT may follow it. */
+void stun_build_integrity_sha256(struct stun_builder *b, const uint8_t *key, size_t keylen);
 
 /* Appends FINGERPRINT (RFC 8489 §14.7). Must be the last attribute. */
 void stun_build_fingerprint(struct stun_builder *b);

@@ -27,7 +27,9 @@ struct turn_counters {
 	uint64_t auth_failures;      /* 401 for a bad credential (not the first, credential-less 401) */
 	uint64_t requests;           /* STUN requests answered */
 	uint64_t malformed;          /* datagrams dropped as not STUN / not ChannelData / malformed */
-	uint64_t port_exhausted;     /* 508 answers */
+	uint64_t port_exhausted;     /* 508 answers: no relay port left */
+	uint64_t unauth_dropped;     /* answers to unauthenticated requests not sent: over the
+				      * per-source limit (turn.unauth_rate) */
 };
 
 /* Binds the listening and starts the worker thread(s). @cfg must outlive the server.

@@ -41,8 +41,12 @@ enum {
 /* Room for one UDP datagram plus the headers the relay prepends to it (bytes). */
 #define TURN_BUF_SIZE (65536 + 64)
 
-/* Room for a nonce: 16 hex digits of expiry + 24 hex digits of truncated MAC, plus NUL. */
-#define TURN_NONCE_LEN 40
+/* A nonce: the RFC 8489 nonce cookie and feature set (13 characters), 8 hex digits of expiry and
+ * 24 hex digits of truncated MAC (auth.c). */
+#define TURN_NONCE_LEN 45
+
+/* Cells of the per-worker table that limits answers to unauthenticated requests (auth.c): 32 KiB. */
+#define TURN_LIMIT_CELLS 4096
 
 /*
  * A socket address as a fixed-size, memcmp-able hash key: family, port (network order, 0 for
@@ -71,6 +75,7 @@ struct turn_ctr {
 	atomic_uint_fast64_t requests;
 	atomic_uint_fast64_t malformed;
 	atomic_uint_fast64_t port_exhausted;
+	atomic_uint_fast64_t unauth_dropped;
 };
 
 #define TURN_CTR_ADD(srv, field, n) \
@@ -101,6 +106,8 @@ struct turn_worker {
 	struct turn_alloc *allocs;       /* uthash on client address (see alloc.c) */
 	struct turn_ports ports;
 	uint32_t tid_rng;                /* LCG for Data indication transaction ids */
+	uint64_t limit_seed;             /* random key of the limiter's cell hash */
+	uint64_t limit[TURN_LIMIT_CELLS]; /* GCRA theoretical arrival times, CLOCK_MONOTONIC us */
 	uint8_t rbuf[TURN_BUF_SIZE];     /* receive buffer, client and peer datagrams */
 	uint8_t sbuf[TURN_BUF_SIZE];     /* reply and Data indication buffer */
 };
@@ -110,6 +117,7 @@ struct turn_server {
 	struct turn_worker **workers;
 	unsigned n_workers;
 	uint8_t nonce_key[32];           /* process-random HMAC-SHA256 key for stateless nonces */
+	uint8_t *userhash;               /* USERHASH of each static user, 32 bytes each */
 	atomic_uint nonce_lifetime;      /* seconds; TURN_NONCE_LIFETIME unless a test changes it */
 	struct turn_ctr ctr;
 };
@@ -228,13 +236,33 @@ int turn_nonce_check(struct turn_server *srv, const struct sockaddr_storage *cli
 		     const uint8_t *nonce, size_t len);
 
 /*
- * Derives the long-term credential key for @user (@ulen bytes, not NUL-terminated) in the
- * configured realm: a static user's configured password, else a TURN REST username
- * "<expiry>:<id>" with its HMAC password (core/cred.h). Copies the NUL-terminated name into @name.
- * Returns 0; -ENOENT for an unknown or malformed username; -ETIME for an expired REST username.
+ * Derives the key of password algorithm @alg (enum stun_pwalg) for @user (@ulen bytes, not
+ * NUL-terminated) in the configured realm: a static user's configured password, else a TURN REST
+ * username "<expiry>:<id>" with its HMAC password (core/cred.h). Copies the NUL-terminated name
+ * into @name. Returns the key length (16 or 32 bytes); -ENOENT for an unknown or malformed
+ * username; -ETIME for an expired REST username; -EINVAL for an unknown @alg.
  */
-int turn_auth_key(struct turn_server *srv, const uint8_t *user, size_t ulen,
-		  char name[CRED_USERNAME_MAX], uint8_t key[16]);
+int turn_auth_key(struct turn_worker *w, uint16_t alg, const uint8_t *user, size_t ulen,
+		  char name[CRED_USERNAME_MAX], uint8_t key[STUN_KEY_MAX]);
+
+/*
+ * Finds the username whose USERHASH (RFC 8489 §14.4) is @hash (@len bytes): a static user, or
+ * @alloc_user (the user of the allocation on the request's 5-tuple, may be NULL). REST usernames
+ * cannot be found otherwise: the server keeps no list of them. Copies the name into @name.
+ * Returns 0, or -ENOENT.
+ */
+int turn_auth_userhash(struct turn_server *srv, const uint8_t *hash, size_t len,
+		       const char *alloc_user, char name[CRED_USERNAME_MAX]);
+
+/* Precomputes the static users' USERHASHes into srv->userhash. Returns 0, or -ENOMEM. */
+int turn_auth_init(struct turn_server *srv);
+
+/*
+ * True if an answer to an unauthenticated request (Binding, 401, 438, 400...) may be sent to
+ * @from now: at most cfg->turn.unauth_rate per second per source IP (IPv6: per /64), in bursts of
+ * cfg->turn.unauth_burst, per worker. Fixed memory, no state per source.
+ */
+bool turn_unauth_admit(struct turn_worker *w, const struct sockaddr_storage *from);
 
 /* ---- request.c ---- */
 

@@ -3,8 +3,8 @@
  *
  * For every input it runs what the relay runs on a datagram (stun_is_message, turn_is_channeldata,
  * turn_channeldata_parse, stun_msg_parse), then every accessor on every parsed attribute, the
- * MESSAGE-INTEGRITY check with a fixed key, and a rebuild of the parsed message through the builder,
- * which must parse back to the same attributes. Besides the sanitizers, FUZZ_CHECK() aborts on any
+ * MESSAGE-INTEGRITY and MESSAGE-INTEGRITY-SHA256 checks with a fixed key, and a rebuild of the
+ * parsed message through the builder, which must parse back to the same attributes. Besides the sanitizers, FUZZ_CHECK() aborts on any
  * broken invariant, so a logic bug is a crash too.
  */
 #include <errno.h>
@@ -73,6 +73,7 @@ static void fuzz_accessors(const struct stun_attr *a)
 	const char *reason = NULL;
 	size_t rlen = 0;
 	uint32_t u = 0;
+	uint16_t alg = 0;
 	int rc, code = 0;
 
 	FUZZ_CHECK(stun_msg_attr(&msg, a->type) != NULL);
@@ -87,6 +88,11 @@ static void fuzz_accessors(const struct stun_attr *a)
 	FUZZ_CHECK(rc == 0 || rc == -EBADMSG);
 	FUZZ_CHECK(rc != 0 || a->len == 4);
 
+	rc = stun_attr_password_algorithm(a, &alg);
+	FUZZ_CHECK(rc == 0 || rc == -EBADMSG);
+	FUZZ_CHECK(rc != 0 || a->len >= 4);
+	(void)stun_attr_algorithms_has(a, STUN_PWALG_SHA256);
+
 	rc = stun_attr_error_code(a, &code, &reason, &rlen);
 	FUZZ_CHECK(rc == 0 || rc == -EBADMSG);
 	if (rc == 0) {
@@ -98,7 +104,8 @@ static void fuzz_accessors(const struct stun_attr *a)
 }
 
 /* Re-encodes the parsed message: typed builders where the attribute decodes (XOR addresses,
- * ERROR-CODE), MESSAGE-INTEGRITY with fuzz_key, FINGERPRINT recomputed, raw copies otherwise. */
+ * ERROR-CODE), MESSAGE-INTEGRITY and untruncated MESSAGE-INTEGRITY-SHA256 with fuzz_key,
+ * FINGERPRINT recomputed, raw copies otherwise. */
 static int rebuild(uint8_t *buf, size_t cap, size_t *len)
 {
 	struct stun_builder b;
@@ -116,6 +123,9 @@ static int rebuild(uint8_t *buf, size_t cap, size_t *len)
 		if (a->type == STUN_ATTR_MESSAGE_INTEGRITY) {
 			how[i] = HOW_MI;
 			stun_build_integrity(&b, fuzz_key, FUZZ_KEYLEN);
+		} else if (a->type == STUN_ATTR_MESSAGE_INTEGRITY_SHA256 && a->len == STUN_MI256_LEN) {
+			how[i] = HOW_MI;
+			stun_build_integrity_sha256(&b, fuzz_key, FUZZ_KEYLEN);
 		} else if (a->type == STUN_ATTR_FINGERPRINT) {
 			how[i] = HOW_FP;
 			stun_build_fingerprint(&b);
@@ -145,6 +155,7 @@ static void compare_rebuilt(void)
 	FUZZ_CHECK(re.method == msg.method && re.cls == msg.cls);
 	FUZZ_CHECK(memcmp(re.tid, msg.tid, STUN_TID_LEN) == 0);
 	FUZZ_CHECK(re.n_attrs == msg.n_attrs && re.mi == msg.mi && re.fp == msg.fp);
+	FUZZ_CHECK(re.mi256 == msg.mi256);
 	FUZZ_CHECK(re.n_unknown == msg.n_unknown);
 	FUZZ_CHECK(memcmp(re.unknown, msg.unknown, msg.n_unknown * sizeof(msg.unknown[0])) == 0);
 	for (i = 0; i < msg.n_attrs; i++) {
@@ -175,6 +186,8 @@ static void compare_rebuilt(void)
 	}
 	if (re.mi >= 0)
 		FUZZ_CHECK(stun_msg_check_integrity(&re, fuzz_key, FUZZ_KEYLEN) == 0);
+	if (re.mi256 >= 0 && how[re.mi256] == HOW_MI)
+		FUZZ_CHECK(stun_msg_check_integrity_sha256(&re, fuzz_key, FUZZ_KEYLEN) == 0);
 }
 
 static void fuzz_stun(const uint8_t *data, size_t size)
@@ -193,6 +206,10 @@ static void fuzz_stun(const uint8_t *data, size_t size)
 	FUZZ_CHECK(msg.n_attrs <= STUN_MAX_ATTRS && msg.n_unknown <= STUN_MAX_UNKNOWN);
 	FUZZ_CHECK(msg.fp < 0 || (size_t)msg.fp == msg.n_attrs - 1);
 	FUZZ_CHECK(msg.mi < 0 || msg.attrs[msg.mi].len == STUN_MI_LEN);
+	FUZZ_CHECK(msg.mi256 < 0 || (msg.attrs[msg.mi256].len >= STUN_MI256_MIN &&
+				     msg.attrs[msg.mi256].len <= STUN_MI256_LEN &&
+				     msg.attrs[msg.mi256].len % 4 == 0));
+	FUZZ_CHECK(msg.mi < 0 || msg.mi256 < 0 || msg.mi < msg.mi256);
 	for (i = 0; i < msg.n_attrs; i++) {
 		const struct stun_attr *a = &msg.attrs[i];
 
@@ -205,6 +222,9 @@ static void fuzz_stun(const uint8_t *data, size_t size)
 	rc = stun_msg_check_integrity(&msg, fuzz_key, FUZZ_KEYLEN);
 	FUZZ_CHECK(rc == 0 || rc == -EACCES || rc == -ENOENT);
 	FUZZ_CHECK((rc == -ENOENT) == (msg.mi < 0));
+	rc = stun_msg_check_integrity_sha256(&msg, fuzz_key, FUZZ_KEYLEN);
+	FUZZ_CHECK(rc == 0 || rc == -EACCES || rc == -ENOENT);
+	FUZZ_CHECK((rc == -ENOENT) == (msg.mi256 < 0));
 
 	/* Rebuild into a full-size buffer: it cannot fail, and must parse back the same. */
 	rc = rebuild(out, sizeof(out), &len);

@@ -1,7 +1,7 @@
 /*
- * Unit tests for src/turn/stun.c: the RFC 5769 test vectors (parse, decode, integrity, fingerprint
- * and byte-exact rebuilding), builder round trips, and the malformed-input rules. Each test says in
- * its first comment which behaviour it pins.
+ * Unit tests for src/turn/stun.c: the RFC 5769 and RFC 8489 Appendix B test vectors (parse, decode,
+ * integrity, fingerprint and byte-exact rebuilding), builder round trips, and the malformed-input
+ * rules. Each test says in its first comment which behaviour it pins.
  */
 #include <check.h>
 #include <errno.h>
@@ -10,6 +10,9 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "turn/stun.h"
 
@@ -94,6 +97,50 @@ static const char ltc_pwd[] = "TheMatrIX"; /* "The\u00adM\u00aatr\u2168" after S
 static const uint8_t ltc_key_expected[16] = {
 	0xe8, 0xca, 0x7a, 0xd5, 0x9d, 0x5e, 0xb0, 0x51,
 	0x8e, 0x31, 0x29, 0x11, 0xd2, 0xda, 0xb2, 0xa9,
+};
+
+/* ---- RFC 8489 Appendix B.1: long-term authentication with MESSAGE-INTEGRITY-SHA256 and USERHASH.
+ * Same user, realm and password as RFC 5769 §2.4; NONCE with the nonce cookie. The vector as
+ * published has a header length of 0x9c (156) but only 136 bytes follow the header, and its
+ * MESSAGE-INTEGRITY-SHA256 was computed over the printed bytes with that length field left at
+ * 0x9c. rfc8489_b1 below is the vector with the length corrected to 0x88 (136) and the HMAC
+ * recomputed over it with Python's hmac/hashlib; every other byte is the RFC's. ---- */
+
+static const char b1_nonce[] = "obMatJos2AAACf//499k954d6OL34oL9FSTvy64sA";
+
+/* SHA-256("マトリックス:example.org:TheMatrIX"), Python's hashlib. */
+static const uint8_t b1_key_sha256[32] = {
+	0xdd, 0x29, 0x5a, 0x61, 0x3b, 0x90, 0x58, 0xc3, 0xc2, 0x3d, 0x6d, 0xc7, 0x16, 0x5b, 0xda, 0x07,
+	0x23, 0x04, 0xd9, 0x89, 0xc9, 0xd0, 0xaf, 0x3a, 0x8c, 0x7e, 0x18, 0x4b, 0x4f, 0x9b, 0xb4, 0xa1,
+};
+
+/* USERHASH of the vector, SHA-256("マトリックス:example.org"). */
+static const uint8_t b1_userhash[32] = {
+	0x4a, 0x3c, 0xf3, 0x8f, 0xef, 0x69, 0x92, 0xbd, 0xa9, 0x52, 0xc6, 0x78, 0x04, 0x17, 0xda, 0x0f,
+	0x24, 0x81, 0x94, 0x15, 0x56, 0x9e, 0x60, 0xb2, 0x05, 0xc4, 0x6e, 0x41, 0x40, 0x7f, 0x17, 0x04,
+};
+
+/* The MESSAGE-INTEGRITY-SHA256 value printed in the RFC. */
+static const uint8_t b1_mi256_published[32] = {
+	0xe4, 0x68, 0x6c, 0x8f, 0x0e, 0xde, 0xb5, 0x90, 0x13, 0xe0, 0x70, 0x90, 0x01, 0x0a, 0x93, 0xef,
+	0xcc, 0xbc, 0xcc, 0x54, 0x4c, 0x0a, 0x45, 0xd9, 0xf8, 0x30, 0xaa, 0x6d, 0x6f, 0x73, 0x5a, 0x01,
+};
+
+static const uint8_t rfc8489_b1[] = {
+	0x00, 0x01, 0x00, 0x88, 0x21, 0x12, 0xa4, 0x42, /* length corrected from 0x9c */
+	0x78, 0xad, 0x34, 0x33, 0xc6, 0xad, 0x72, 0xc0, 0x29, 0xda, 0x41, 0x2e,
+	0x00, 0x1e, 0x00, 0x20, /* USERHASH */
+	0x4a, 0x3c, 0xf3, 0x8f, 0xef, 0x69, 0x92, 0xbd, 0xa9, 0x52, 0xc6, 0x78, 0x04, 0x17, 0xda, 0x0f,
+	0x24, 0x81, 0x94, 0x15, 0x56, 0x9e, 0x60, 0xb2, 0x05, 0xc4, 0x6e, 0x41, 0x40, 0x7f, 0x17, 0x04,
+	0x00, 0x15, 0x00, 0x29, /* NONCE "obMatJos2AAACf//499k954d6OL34oL9FSTvy64sA", 3 bytes padding */
+	0x6f, 0x62, 0x4d, 0x61, 0x74, 0x4a, 0x6f, 0x73, 0x32, 0x41, 0x41, 0x41, 0x43, 0x66, 0x2f, 0x2f,
+	0x34, 0x39, 0x39, 0x6b, 0x39, 0x35, 0x34, 0x64, 0x36, 0x4f, 0x4c, 0x33, 0x34, 0x6f, 0x4c, 0x39,
+	0x46, 0x53, 0x54, 0x76, 0x79, 0x36, 0x34, 0x73, 0x41, 0x00, 0x00, 0x00,
+	0x00, 0x14, 0x00, 0x0b, /* REALM "example.org" */
+	0x65, 0x78, 0x61, 0x6d, 0x70, 0x6c, 0x65, 0x2e, 0x6f, 0x72, 0x67, 0x00,
+	0x00, 0x1c, 0x00, 0x20, /* MESSAGE-INTEGRITY-SHA256, recomputed */
+	0x23, 0x41, 0x12, 0xfb, 0xd4, 0xe2, 0x7f, 0x98, 0x3e, 0xb4, 0x03, 0x28, 0x36, 0xf9, 0x98, 0x21,
+	0x6f, 0x5b, 0x23, 0xf8, 0xd9, 0x27, 0x75, 0x3f, 0xbc, 0x4f, 0x88, 0x2b, 0xfb, 0xdf, 0x0d, 0xec,
 };
 
 static const uint8_t tid_a[STUN_TID_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
@@ -422,6 +469,201 @@ START_TEST(rfc_ltc_build)
 	ck_assert_int_eq(stun_build_finish(&b, &len), 0);
 	ck_assert_uint_eq(len, sizeof(rfc_ltc));
 	ck_assert_mem_eq(buf, rfc_ltc, sizeof(rfc_ltc));
+}
+END_TEST
+
+/* ---- RFC 8489 Appendix B.1 ---- */
+
+START_TEST(rfc8489_keys)
+{
+	/* The SHA-256 password algorithm key and USERHASH of B.1 (RFC 8489 §9.2.2, §14.4, §18.5.1);
+	 * the MD5 algorithm gives the RFC 5769 key; an unknown algorithm is -EINVAL. */
+	uint8_t key[STUN_KEY_MAX], hash[STUN_USERHASH_LEN];
+
+	ck_assert_int_eq(stun_ltc_key_alg(STUN_PWALG_SHA256, ltc_user, strlen(ltc_user), ltc_realm,
+					  strlen(ltc_realm), ltc_pwd, strlen(ltc_pwd), key), 32);
+	ck_assert_mem_eq(key, b1_key_sha256, 32);
+	ck_assert_int_eq(stun_ltc_key_alg(STUN_PWALG_MD5, ltc_user, strlen(ltc_user), ltc_realm,
+					  strlen(ltc_realm), ltc_pwd, strlen(ltc_pwd), key), 16);
+	ck_assert_mem_eq(key, ltc_key_expected, 16);
+	ck_assert_int_eq(stun_ltc_key_alg(3, "u", 1, "r", 1, "p", 1, key), -EINVAL);
+	stun_userhash(ltc_user, strlen(ltc_user), ltc_realm, strlen(ltc_realm), hash);
+	ck_assert_mem_eq(hash, b1_userhash, 32);
+}
+END_TEST
+
+START_TEST(rfc8489_b1_vector)
+{
+	/* The corrected B.1 parses (USERHASH, NONCE with the cookie, REALM, MESSAGE-INTEGRITY-SHA256)
+	 * and its MESSAGE-INTEGRITY-SHA256 checks with the SHA-256 key, not with the MD5 one; one
+	 * flipped byte anywhere before it fails. The vector as published is malformed (its length
+	 * field overruns), and its printed HMAC does not check over the corrected bytes. */
+	uint8_t buf[sizeof(rfc8489_b1)];
+
+	ck_assert_int_eq(parse(rfc8489_b1, sizeof(rfc8489_b1)), 0);
+	ck_assert_uint_eq(msg.n_attrs, 4);
+	ck_assert_int_eq(msg.mi, -1);
+	ck_assert_int_eq(msg.mi256, 3);
+	ck_assert_mem_eq(stun_msg_attr(&msg, STUN_ATTR_USERHASH)->val, b1_userhash, 32);
+	ck_attr_str(STUN_ATTR_NONCE, b1_nonce);
+	ck_attr_str(STUN_ATTR_REALM, ltc_realm);
+	ck_assert_int_eq(strncmp(b1_nonce, STUN_NONCE_COOKIE, STUN_NONCE_COOKIE_LEN), 0);
+	ck_assert_int_eq(stun_msg_check_integrity_sha256(&msg, b1_key_sha256, 32), 0);
+	ck_assert_int_eq(stun_msg_check_integrity_sha256(&msg, ltc_key_expected, 16), -EACCES);
+	ck_assert_int_eq(stun_msg_check_integrity(&msg, b1_key_sha256, 32), -ENOENT);
+
+	for (size_t i = 20; i < sizeof(buf) - 32; i += 7) {
+		memcpy(buf, rfc8489_b1, sizeof(buf));
+		buf[i] ^= 0x04;
+		if (parse(buf, sizeof(buf)) == 0)
+			ck_assert_int_eq(stun_msg_check_integrity_sha256(&msg, b1_key_sha256, 32),
+					 -EACCES);
+	}
+
+	memcpy(buf, rfc8489_b1, sizeof(buf));
+	buf[3] = 0x9c;
+	ck_assert_int_eq(parse(buf, sizeof(buf)), -EBADMSG);
+	buf[3] = 0x88;
+	memcpy(buf + sizeof(buf) - 32, b1_mi256_published, 32);
+	ck_assert_int_eq(parse(buf, sizeof(buf)), 0);
+	ck_assert_int_eq(stun_msg_check_integrity_sha256(&msg, b1_key_sha256, 32), -EACCES);
+}
+END_TEST
+
+START_TEST(rfc8489_b1_build)
+{
+	/* The builder reproduces the corrected B.1 byte for byte. */
+	struct stun_builder b;
+	uint8_t buf[256];
+	size_t len = 0;
+
+	stun_build_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, rfc8489_b1 + 8);
+	stun_build_attr(&b, STUN_ATTR_USERHASH, b1_userhash, sizeof(b1_userhash));
+	stun_build_attr(&b, STUN_ATTR_NONCE, b1_nonce, strlen(b1_nonce));
+	stun_build_attr(&b, STUN_ATTR_REALM, ltc_realm, strlen(ltc_realm));
+	stun_build_integrity_sha256(&b, b1_key_sha256, 32);
+	ck_assert_int_eq(stun_build_finish(&b, &len), 0);
+	ck_assert_uint_eq(len, sizeof(rfc8489_b1));
+	ck_assert_mem_eq(buf, rfc8489_b1, sizeof(rfc8489_b1));
+}
+END_TEST
+
+START_TEST(rfc8489_mi256_truncated)
+{
+	/* MESSAGE-INTEGRITY-SHA256 may be truncated to 16..32 bytes in steps of 4 (RFC 8489 §14.6):
+	 * each such length checks against the leading bytes of the HMAC computed with the header
+	 * length counting the truncated attribute (HMAC from OpenSSL's one-shot HMAC(), not stun.c);
+	 * other lengths are malformed; a flipped byte in a truncated value fails. */
+	static const uint8_t key[] = "0123456789abcdef";
+	uint8_t buf[128], mac[32];
+	struct stun_builder b;
+	size_t body = 0;
+	unsigned int maclen = 0;
+
+	stun_build_init(&b, buf, sizeof(buf), TURN_METHOD_ALLOCATE, STUN_CLASS_REQUEST, tid_a);
+	stun_build_u32(&b, TURN_ATTR_REQUESTED_TRANSPORT, 17u << 24);
+	ck_assert_int_eq(stun_build_finish(&b, &body), 0);
+
+	for (uint16_t t = 12; t <= 36; t += 2) {
+		bool ok = t >= 16 && t <= 32 && t % 4 == 0;
+		size_t n;
+
+		set_len(buf, body + 4 + t);
+		ck_assert_ptr_nonnull(HMAC(EVP_sha256(), key, 16, buf, body, mac, &maclen));
+		n = body + raw_attr(buf + body, STUN_ATTR_MESSAGE_INTEGRITY_SHA256, mac,
+				    t <= 32 ? t : 32);
+		if (t > 32) { /* a 36-byte value: pad the HMAC with 4 more bytes */
+			n = body + raw_attr(buf + body, STUN_ATTR_MESSAGE_INTEGRITY_SHA256, mac, 32);
+			memset(buf + n, 0, 4);
+			buf[body + 3] = (uint8_t)t;
+			n += 4;
+		}
+		ck_assert_uint_eq(n, body + 4 + t + (t % 4 ? 4 - t % 4 : 0));
+		set_len(buf, n);
+		ck_assert_msg((parse(buf, n) == 0) == ok, "length %u", t);
+		if (!ok)
+			continue;
+		ck_assert_msg(stun_msg_check_integrity_sha256(&msg, key, 16) == 0, "length %u", t);
+		buf[body + 4 + t - 1] ^= 0x80;
+		ck_assert_int_eq(parse(buf, n), 0);
+		ck_assert_int_eq(stun_msg_check_integrity_sha256(&msg, key, 16), -EACCES);
+	}
+}
+END_TEST
+
+START_TEST(rfc8489_after_mi256_ignored)
+{
+	/* After MESSAGE-INTEGRITY-SHA256 only FINGERPRINT counts (RFC 8489 §14.6): a USERNAME or a
+	 * MESSAGE-INTEGRITY appended after it is skipped. The builder refuses to put anything but
+	 * FINGERPRINT after it. */
+	static const uint8_t key[] = "k";
+	uint8_t buf[256], sha1[20] = { 0 };
+	struct stun_builder b;
+	size_t len = 0;
+
+	stun_build_init(&b, buf, sizeof(buf), TURN_METHOD_ALLOCATE, STUN_CLASS_REQUEST, tid_a);
+	stun_build_attr(&b, STUN_ATTR_USERNAME, "u", 1);
+	stun_build_integrity_sha256(&b, key, 1);
+	ck_assert_int_eq(stun_build_finish(&b, &len), 0);
+	len += raw_attr(buf + len, STUN_ATTR_USERNAME, "admin", 5);
+	len += raw_attr(buf + len, STUN_ATTR_MESSAGE_INTEGRITY, sha1, 20);
+	set_len(buf, len);
+	ck_assert_int_eq(parse(buf, len), 0);
+	ck_assert_uint_eq(msg.n_attrs, 2);
+	ck_assert_int_eq(msg.mi, -1);
+	ck_assert_int_eq(msg.mi256, 1);
+	ck_attr_str(STUN_ATTR_USERNAME, "u");
+	ck_assert_int_eq(stun_msg_check_integrity_sha256(&msg, key, 1), 0);
+
+	stun_build_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid_a);
+	stun_build_integrity_sha256(&b, key, 1);
+	stun_build_integrity(&b, key, 1);
+	ck_assert_int_eq(stun_build_finish(&b, &len), -EINVAL);
+	stun_build_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid_a);
+	stun_build_integrity(&b, key, 1);
+	stun_build_integrity_sha256(&b, key, 1);
+	stun_build_fingerprint(&b);
+	ck_assert_int_eq(stun_build_finish(&b, &len), 0);
+	ck_assert_int_eq(parse(buf, len), 0);
+	ck_assert_int_eq(msg.mi, 0);
+	ck_assert_int_eq(msg.mi256, 1);
+	ck_assert_int_eq(stun_msg_check_integrity(&msg, key, 1), 0);
+	ck_assert_int_eq(stun_msg_check_integrity_sha256(&msg, key, 1), 0);
+}
+END_TEST
+
+START_TEST(rfc8489_password_algorithms)
+{
+	/* PASSWORD-ALGORITHM decodes its algorithm and refuses a short value or overrunning
+	 * parameters; PASSWORD-ALGORITHMS lists entries with padded parameters and lists nothing
+	 * when an entry overruns (RFC 8489 §14.11, §14.12). */
+	static const uint8_t pa_sha[4] = { 0x00, 0x02, 0x00, 0x00 };
+	static const uint8_t pa_bad[4] = { 0x00, 0x02, 0x00, 0x04 };
+	static const uint8_t list[] = { 0x00, 0x02, 0x00, 0x00, 0x00, 0x07, 0x00, 0x01, 0xaa, 0, 0, 0,
+					0x00, 0x01, 0x00, 0x00 };
+	static const uint8_t list_bad[] = { 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x08, 0, 0 };
+	struct stun_attr a = { .type = STUN_ATTR_PASSWORD_ALGORITHM, .len = 4, .val = pa_sha };
+	uint16_t alg = 0;
+
+	ck_assert_int_eq(stun_attr_password_algorithm(&a, &alg), 0);
+	ck_assert_uint_eq(alg, STUN_PWALG_SHA256);
+	a.val = pa_bad;
+	ck_assert_int_eq(stun_attr_password_algorithm(&a, &alg), -EBADMSG);
+	a.len = 2;
+	ck_assert_int_eq(stun_attr_password_algorithm(&a, &alg), -EBADMSG);
+
+	a.type = STUN_ATTR_PASSWORD_ALGORITHMS;
+	a.val = list;
+	a.len = sizeof(list);
+	ck_assert(stun_attr_algorithms_has(&a, STUN_PWALG_SHA256));
+	ck_assert(stun_attr_algorithms_has(&a, 7));
+	ck_assert(stun_attr_algorithms_has(&a, STUN_PWALG_MD5));
+	ck_assert(!stun_attr_algorithms_has(&a, 3));
+	a.len = sizeof(list) - 2;
+	ck_assert(!stun_attr_algorithms_has(&a, STUN_PWALG_SHA256));
+	a.val = list_bad;
+	a.len = sizeof(list_bad);
+	ck_assert(!stun_attr_algorithms_has(&a, STUN_PWALG_SHA256));
 }
 END_TEST
 
@@ -1022,6 +1264,12 @@ static Suite *stun_suite(void)
 	tcase_add_test(rfc, rfc_ltc_key);
 	tcase_add_test(rfc, rfc_ltc_parse_integrity);
 	tcase_add_test(rfc, rfc_ltc_build);
+	tcase_add_test(rfc, rfc8489_keys);
+	tcase_add_test(rfc, rfc8489_b1_vector);
+	tcase_add_test(rfc, rfc8489_b1_build);
+	tcase_add_test(rfc, rfc8489_mi256_truncated);
+	tcase_add_test(rfc, rfc8489_after_mi256_ignored);
+	tcase_add_test(rfc, rfc8489_password_algorithms);
 	suite_add_tcase(s, rfc);
 
 	tcase_add_test(hdr, header_method_class_encoding);

@@ -1,6 +1,6 @@
 /*
  * Unit tests for src/turn/: a real turn_server on loopback (TURN 127.0.0.1:25000, relay ports
- * 25100-25199; other configs on 25001-25003) driven by the small client in turnclient.[ch], with
+ * 25100-25199; other configs on 25001-25009) driven by the small client in turnclient.[ch], with
  * plain UDP sockets as peers. Each test says in its first comment which behaviour it pins.
  */
 #include <check.h>
@@ -14,6 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "core/addr.h"
 #include "core/cred.h"
 #include "core/log.h"
@@ -21,12 +24,16 @@
 #include "turn/turn_priv.h"
 #include "turnclient.h"
 
-#define PORT 25000
-#define PORT_DENY 25001
-#define PORT_SMALL 25002
-#define PORT_WORKERS 25003
-#define RELAY_MIN 25100
-#define RELAY_MAX 25199
+/* Ports are offsets from a base, 25000 unless TINCAN_TEST_PORT_BASE says otherwise (so that two
+ * checkouts can run the suite at once); the relay ports are base + 100..199. */
+static uint16_t port_base = 25000;
+#define PORT port_base
+#define PORT_DENY (port_base + 1)
+#define PORT_SMALL (port_base + 2)
+#define PORT_WORKERS (port_base + 3)
+#define PORT_LIMIT (port_base + 4)
+#define RELAY_MIN (port_base + 100)
+#define RELAY_MAX (port_base + 199)
 #define QUIET_MS 200 /* how long "nothing arrives" is waited for */
 
 static struct config_user users[] = {
@@ -175,7 +182,9 @@ static void add_udp(struct stun_builder *b, void *arg)
 
 START_TEST(test_binding)
 {
-	/* Binding needs no credentials and answers the client's own address in XOR-MAPPED-ADDRESS. */
+	/* Binding needs no credentials and answers the client's own address in XOR-MAPPED-ADDRESS;
+	 * as an unauthenticated answer it carries no SOFTWARE, and FINGERPRINT only because the
+	 * request had one. */
 	struct tc c;
 	struct sockaddr_storage mapped;
 	const struct stun_attr *a;
@@ -186,8 +195,12 @@ START_TEST(test_binding)
 	ck_assert_ptr_nonnull(a);
 	ck_assert_int_eq(stun_attr_xor_addr(&c.resp, a, &mapped), 0);
 	ck_assert(addr_equal(&mapped, &c.local));
-	ck_assert_ptr_nonnull(stun_msg_attr(&c.resp, STUN_ATTR_SOFTWARE));
+	ck_assert_ptr_null(stun_msg_attr(&c.resp, STUN_ATTR_SOFTWARE));
 	ck_assert_int_ge(c.resp.fp, 0);
+	c.no_fp = true;
+	ck_assert_int_eq(tc_request(&c, STUN_METHOD_BINDING, NULL, NULL), 0);
+	ck_assert_int_lt(c.resp.fp, 0);
+	ck_assert_uint_eq(c.rlen, 32); /* header + XOR-MAPPED-ADDRESS, nothing else */
 	tc_close(&c);
 }
 END_TEST
@@ -316,6 +329,265 @@ START_TEST(test_wrong_username)
 	ck_assert_int_eq(tc_request(&c, TURN_METHOD_REFRESH, NULL, NULL), 441);
 	ck_assert_int_ge(c.resp.mi, 0);
 	tc_close(&c);
+}
+END_TEST
+
+/* ---- RFC 8489 authentication ---- */
+
+/* Checks that c->resp carries MESSAGE-INTEGRITY-SHA256 (and no MESSAGE-INTEGRITY) valid with the
+ * client's key. */
+static void expect_mi256(struct tc *c)
+{
+	uint8_t key[STUN_KEY_MAX];
+	size_t keylen = tc_key(c, key);
+
+	ck_assert_int_lt(c->resp.mi, 0);
+	ck_assert_int_ge(c->resp.mi256, 0);
+	ck_assert_uint_eq(c->resp.attrs[c->resp.mi256].len, STUN_MI256_LEN);
+	ck_assert_int_eq(stun_msg_check_integrity_sha256(&c->resp, key, keylen), 0);
+}
+
+START_TEST(test_401_rfc8489)
+{
+	/* A 401 carries a NONCE with the nonce cookie advertising "Password algorithms"
+	 * ("obMatJos2gAAA", RFC 8489 §9.2) and PASSWORD-ALGORITHMS listing SHA-256 then MD5; no
+	 * reason phrase, no SOFTWARE (it goes to an unauthenticated source). */
+	static const uint8_t want_algs[8] = { 0, 2, 0, 0, 0, 1, 0, 0 };
+	const struct stun_attr *a;
+	struct tc c;
+
+	ck_assert_int_eq(tc_open(&c, PORT, NULL, NULL), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 401);
+	a = stun_msg_attr(&c.resp, STUN_ATTR_NONCE);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->len, TURN_NONCE_LEN);
+	ck_assert_mem_eq(a->val, "obMatJos2gAAA", 13);
+	a = stun_msg_attr(&c.resp, STUN_ATTR_PASSWORD_ALGORITHMS);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->len, sizeof(want_algs));
+	ck_assert_mem_eq(a->val, want_algs, sizeof(want_algs));
+	a = stun_msg_attr(&c.resp, STUN_ATTR_ERROR_CODE);
+	ck_assert_uint_eq(a->len, 4);
+	ck_assert_ptr_null(stun_msg_attr(&c.resp, STUN_ATTR_SOFTWARE));
+	tc_close(&c);
+}
+END_TEST
+
+START_TEST(test_sha256_password_algorithm)
+{
+	/* An RFC 8489 client echoing PASSWORD-ALGORITHMS and choosing SHA-256 (or MD5) with
+	 * MESSAGE-INTEGRITY-SHA256 allocates; every authenticated answer, success or error, then
+	 * carries MESSAGE-INTEGRITY-SHA256 with that algorithm's key, SOFTWARE and a reason phrase. */
+	uint16_t algs[2] = { STUN_PWALG_SHA256, STUN_PWALG_MD5 };
+	struct tc c;
+
+	for (int i = 0; i < 2; i++) {
+		const struct stun_attr *e;
+
+		ck_assert_int_eq(tc_open(&c, PORT, "alice", "wonderland"), 0);
+		c.pwalg = algs[i];
+		ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+		expect_mi256(&c);
+		ck_assert_ptr_nonnull(stun_msg_attr(&c.resp, STUN_ATTR_SOFTWARE));
+		ck_assert_int_eq(tc_allocate(&c, NULL), 437);
+		expect_mi256(&c);
+		e = stun_msg_attr(&c.resp, STUN_ATTR_ERROR_CODE);
+		ck_assert_uint_gt(e->len, 4);
+		tc_close(&c);
+	}
+	ck_assert_uint_eq(counters().allocations_now, 2);
+	ck_assert_uint_eq(counters().auth_failures, 0);
+}
+END_TEST
+
+START_TEST(test_mi256_legacy_key)
+{
+	/* MESSAGE-INTEGRITY-SHA256 without PASSWORD-ALGORITHM(S) is keyed with the MD5 key (the
+	 * default algorithm) and answered in kind; a truncated one is refused (TURN does not allow
+	 * truncation, RFC 8489 §14.6): 401. */
+	struct tc c;
+	uint8_t buf[256], key[STUN_KEY_MAX], mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	struct stun_builder b;
+	size_t n, keylen;
+
+	ck_assert_int_eq(tc_open(&c, PORT, "demo", "demo"), 0);
+	c.mi256 = true;
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	expect_mi256(&c);
+
+	/* A Refresh with a correct MESSAGE-INTEGRITY-SHA256 truncated to 16 bytes. */
+	keylen = tc_key(&c, key);
+	stun_build_init(&b, buf, sizeof(buf), TURN_METHOD_REFRESH, STUN_CLASS_REQUEST, c.tid);
+	stun_build_attr(&b, STUN_ATTR_USERNAME, c.user, strlen(c.user));
+	stun_build_attr(&b, STUN_ATTR_REALM, c.realm, strlen(c.realm));
+	stun_build_attr(&b, STUN_ATTR_NONCE, c.nonce, strlen(c.nonce));
+	ck_assert_int_eq(stun_build_finish(&b, &n), 0);
+	buf[2] = (uint8_t)((n - 20 + 20) >> 8);
+	buf[3] = (uint8_t)(n - 20 + 20);
+	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), key, (int)keylen, buf, n, mac, &maclen));
+	stun_build_attr(&b, STUN_ATTR_MESSAGE_INTEGRITY_SHA256, mac, 16);
+	ck_assert_int_eq(stun_build_finish(&b, &n), 0);
+	ck_assert_int_eq(stun_msg_parse(&c.resp, buf, n), 0);
+	ck_assert_int_eq(stun_msg_check_integrity_sha256(&c.resp, key, keylen), 0);
+	ck_assert_int_eq(tc_send_raw(&c, buf, n), 0);
+	ck_assert_int_gt(tc_recv(&c, 2000), 0);
+	ck_assert_int_eq(stun_msg_parse(&c.resp, c.rbuf, c.rlen), 0);
+	ck_assert_uint_eq(c.resp.cls, STUN_CLASS_ERROR);
+	ck_assert_uint_eq(c.resp.attrs[0].val[2] * 100 + c.resp.attrs[0].val[3], 401);
+	ck_assert_uint_eq(counters().auth_failures, 1);
+	tc_close(&c);
+}
+END_TEST
+
+static void add_pa_only(struct stun_builder *b, void *arg)
+{
+	static const uint8_t pa[4] = { 0, STUN_PWALG_SHA256, 0, 0 };
+
+	add_udp(b, NULL);
+	stun_build_attr(b, STUN_ATTR_PASSWORD_ALGORITHM, pa, sizeof(pa));
+}
+
+START_TEST(test_password_algorithms_bid_down)
+{
+	/* RFC 8489 §9.2.4: PASSWORD-ALGORITHM without PASSWORD-ALGORITHMS, PASSWORD-ALGORITHMS that
+	 * is not the list we sent (a man in the middle removed SHA-256), or an algorithm it does not
+	 * list, is a 400, unauthenticated (no integrity, no reason phrase); nothing is allocated. */
+	static const uint8_t md5_only[4] = { 0, STUN_PWALG_MD5, 0, 0 };
+	struct tc c;
+
+	ck_assert_int_eq(tc_open(&c, PORT, "demo", "demo"), 0);
+	c.pwalg = STUN_PWALG_SHA256;
+	ck_assert_int_eq(tc_request(&c, STUN_METHOD_BINDING, NULL, NULL), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0); /* learns nonce and list */
+	tc_close(&c);
+
+	ck_assert_int_eq(tc_open(&c, PORT, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);  /* RFC 5389 style: learns the nonce */
+	c.retry = false;
+	c.mi256 = true;
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_REFRESH, add_pa_only, NULL), 400);
+	ck_assert_int_lt(c.resp.mi, 0);
+	ck_assert_int_lt(c.resp.mi256, 0);
+	ck_assert_uint_eq(stun_msg_attr(&c.resp, STUN_ATTR_ERROR_CODE)->len, 4);
+	c.pwalg = STUN_PWALG_SHA256;
+	memcpy(c.pwalgs, md5_only, sizeof(md5_only));
+	c.pwalgs_len = sizeof(md5_only);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_REFRESH, NULL, NULL), 400);
+	c.pwalg = 3; /* not in our list */
+	c.pwalgs_len = 8;
+	memcpy(c.pwalgs, "\0\2\0\0\0\1\0\0", 8);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_REFRESH, NULL, NULL), 400);
+	c.pwalg = STUN_PWALG_SHA256; /* the honest echo works on the same 5-tuple */
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_REFRESH, NULL, NULL), 0);
+	expect_mi256(&c);
+	ck_assert_uint_eq(counters().allocations_now, 2);
+	tc_close(&c);
+}
+END_TEST
+
+START_TEST(test_userhash)
+{
+	/* USERHASH (RFC 8489 §14.4) names a static user, and the user of the allocation on the
+	 * request's 5-tuple; a REST user cannot be found from its hash for a new allocation (the
+	 * server keeps no list of minted credentials), nor can an unknown hash: 401. */
+	char user[CRED_USERNAME_MAX], pass[CRED_PASSWORD_MAX];
+	struct tc c;
+
+	ck_assert_int_eq(tc_open(&c, PORT, "alice", "wonderland"), 0);
+	c.userhash = true;
+	c.pwalg = STUN_PWALG_SHA256;
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	expect_mi256(&c);
+	tc_close(&c);
+
+	ck_assert_int_eq(tc_open(&c, PORT, "mallory", "wonderland"), 0);
+	c.userhash = true;
+	ck_assert_int_eq(tc_allocate(&c, NULL), 401);
+	tc_close(&c);
+
+	ck_assert_int_eq(cred_rest_mint(&cfg.turn.secret, "p7", time(NULL), 600, user, pass), 0);
+	ck_assert_int_eq(tc_open(&c, PORT, user, pass), 0);
+	c.userhash = true;
+	ck_assert_int_eq(tc_allocate(&c, NULL), 401);
+	c.userhash = false;
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	c.userhash = true;
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_REFRESH, NULL, NULL), 0);
+	ck_assert_uint_eq(counters().auth_failures, 2);
+	tc_close(&c);
+}
+END_TEST
+
+START_TEST(test_unauth_answers_bare)
+{
+	/* Answers to unauthenticated requests carry no SOFTWARE and no reason phrase, and
+	 * FINGERPRINT only if the request had one: a 401 to a 28-byte Allocate (the smallest
+	 * possible) is 108 bytes, the floor set by REALM, NONCE and PASSWORD-ALGORITHMS. */
+	struct tc c;
+	uint8_t req[28], tid[STUN_TID_LEN];
+	struct stun_builder b;
+	size_t n;
+
+	ck_assert_int_eq(tc_open(&c, PORT, NULL, NULL), 0);
+	tc_random_tid(tid);
+	stun_build_init(&b, req, sizeof(req), TURN_METHOD_ALLOCATE, STUN_CLASS_REQUEST, tid);
+	stun_build_u32(&b, TURN_ATTR_REQUESTED_TRANSPORT, (uint32_t)IPPROTO_UDP << 24);
+	ck_assert_int_eq(stun_build_finish(&b, &n), 0);
+	ck_assert_uint_eq(n, 28);
+	ck_assert_int_eq(tc_send_raw(&c, req, n), 0);
+	ck_assert_int_eq(tc_recv(&c, 2000), 20 + 8 + 4 + 12 + 4 + 48 + 4 + 8);
+	ck_assert_int_eq(stun_msg_parse(&c.resp, c.rbuf, c.rlen), 0);
+	ck_assert_int_lt(c.resp.fp, 0);
+	ck_assert_ptr_null(stun_msg_attr(&c.resp, STUN_ATTR_SOFTWARE));
+	ck_assert_uint_eq(stun_msg_attr(&c.resp, STUN_ATTR_ERROR_CODE)->len, 4);
+	tc_close(&c);
+}
+END_TEST
+
+START_TEST(test_unauth_limit)
+{
+	/* Answers to unauthenticated requests are limited per source IP (here 10/s in bursts of 5):
+	 * of 20 Binding requests sent at once about 5 are answered and the rest counted in
+	 * unauth_dropped; authenticated requests from the same address are never limited. */
+	struct config lim;
+	struct turn_server *s;
+	struct tc c, a;
+	struct turn_counters k;
+	int answered = 0;
+
+	config_make(&lim, PORT_LIMIT, RELAY_MIN, RELAY_MAX, false, 1);
+	lim.turn.unauth_rate = 10;
+	lim.turn.unauth_burst = 5;
+	ck_assert_int_eq(turn_server_start(&s, &lim), 0);
+	ck_assert_int_eq(tc_open(&a, PORT_LIMIT, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_allocate(&a, NULL), 0); /* spends 1 (the 401) of the burst */
+
+	ck_assert_int_eq(tc_open(&c, PORT_LIMIT, NULL, NULL), 0);
+	for (int i = 0; i < 20; i++) {
+		uint8_t req[20], tid[STUN_TID_LEN];
+		struct stun_builder b;
+		size_t n;
+
+		tc_random_tid(tid);
+		stun_build_init(&b, req, sizeof(req), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid);
+		ck_assert_int_eq(stun_build_finish(&b, &n), 0);
+		ck_assert_int_eq(tc_send_raw(&c, req, n), 0);
+	}
+	while (tc_recv(&c, QUIET_MS) > 0)
+		answered++;
+	ck_assert_int_ge(answered, 4);
+	ck_assert_int_le(answered, 6);
+	turn_server_counters(s, &k);
+	ck_assert_uint_eq(k.unauth_dropped, 20 - (uint64_t)answered);
+
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(tc_request(&a, TURN_METHOD_REFRESH, NULL, NULL), 0);
+	usleep(150000); /* 1.5 periods: at least one more answer is due */
+	ck_assert_int_eq(tc_request(&c, STUN_METHOD_BINDING, NULL, NULL), 0);
+	tc_close(&c);
+	tc_close(&a);
+	turn_server_stop(s);
 }
 END_TEST
 
@@ -822,9 +1094,12 @@ int main(void)
 {
 	Suite *s = suite_create("turn");
 	TCase *tc = tcase_create("turn");
+	const char *base = getenv("TINCAN_TEST_PORT_BASE");
 	SRunner *sr;
 	int failed;
 
+	if (base && atoi(base) >= 1024 && atoi(base) <= 65000)
+		port_base = (uint16_t)atoi(base);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_binding);
@@ -834,6 +1109,13 @@ int main(void)
 	tcase_add_test(tc, test_rest_credentials);
 	tcase_add_test(tc, test_stale_nonce);
 	tcase_add_test(tc, test_wrong_username);
+	tcase_add_test(tc, test_401_rfc8489);
+	tcase_add_test(tc, test_sha256_password_algorithm);
+	tcase_add_test(tc, test_mi256_legacy_key);
+	tcase_add_test(tc, test_password_algorithms_bid_down);
+	tcase_add_test(tc, test_userhash);
+	tcase_add_test(tc, test_unauth_answers_bare);
+	tcase_add_test(tc, test_unauth_limit);
 	tcase_add_test(tc, test_requested_transport);
 	tcase_add_test(tc, test_unknown_attribute);
 	tcase_add_test(tc, test_family_ipv6);

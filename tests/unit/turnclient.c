@@ -106,6 +106,18 @@ static void attr_str(const struct stun_msg *m, uint16_t type, char *out, size_t 
 	out[n] = '\0';
 }
 
+size_t tc_key(const struct tc *c, uint8_t key[STUN_KEY_MAX])
+{
+	int n = stun_ltc_key_alg(c->pwalg ? c->pwalg : STUN_PWALG_MD5, c->user, strlen(c->user),
+				 c->realm, strlen(c->realm), c->pass, strlen(c->pass), key);
+
+	/* An algorithm stun.c does not know (a test of the server's refusal): sign with SHA-256. */
+	if (n < 0)
+		n = stun_ltc_key_alg(STUN_PWALG_SHA256, c->user, strlen(c->user), c->realm,
+				     strlen(c->realm), c->pass, strlen(c->pass), key);
+	return (size_t)n;
+}
+
 /* Sends one try and waits for the answer with our tid. Returns 0, an error code, or -errno. */
 static int try_once(struct tc *c, uint16_t method, tc_attrs_h *attrs, void *arg)
 {
@@ -119,16 +131,30 @@ static int try_once(struct tc *c, uint16_t method, tc_attrs_h *attrs, void *arg)
 	if (attrs)
 		attrs(&b, arg);
 	if (c->user[0] && c->nonce[0]) {
-		uint8_t key[16];
+		uint8_t key[STUN_KEY_MAX], hash[STUN_USERHASH_LEN];
+		size_t keylen = tc_key(c, key);
 
-		stun_build_attr(&b, STUN_ATTR_USERNAME, c->user, strlen(c->user));
+		if (c->userhash) {
+			stun_userhash(c->user, strlen(c->user), c->realm, strlen(c->realm), hash);
+			stun_build_attr(&b, STUN_ATTR_USERHASH, hash, sizeof(hash));
+		} else {
+			stun_build_attr(&b, STUN_ATTR_USERNAME, c->user, strlen(c->user));
+		}
 		stun_build_attr(&b, STUN_ATTR_REALM, c->realm, strlen(c->realm));
 		stun_build_attr(&b, STUN_ATTR_NONCE, c->nonce, strlen(c->nonce));
-		stun_ltc_key(c->user, strlen(c->user), c->realm, strlen(c->realm), c->pass,
-			     strlen(c->pass), key);
-		stun_build_integrity(&b, key, sizeof(key));
+		if (c->pwalg) {
+			uint8_t pa[4] = { (uint8_t)(c->pwalg >> 8), (uint8_t)c->pwalg, 0, 0 };
+
+			stun_build_attr(&b, STUN_ATTR_PASSWORD_ALGORITHMS, c->pwalgs, c->pwalgs_len);
+			stun_build_attr(&b, STUN_ATTR_PASSWORD_ALGORITHM, pa, sizeof(pa));
+		}
+		if (c->pwalg || c->mi256)
+			stun_build_integrity_sha256(&b, key, keylen);
+		else
+			stun_build_integrity(&b, key, keylen);
 	}
-	stun_build_fingerprint(&b);
+	if (!c->no_fp)
+		stun_build_fingerprint(&b);
 	err = stun_build_finish(&b, &len);
 	if (err)
 		return err;
@@ -185,6 +211,14 @@ int tc_request_tid(struct tc *c, uint16_t method, tc_attrs_h *attrs, void *arg,
 			break;
 		attr_str(&c->resp, STUN_ATTR_REALM, c->realm, sizeof(c->realm));
 		attr_str(&c->resp, STUN_ATTR_NONCE, c->nonce, sizeof(c->nonce));
+		{
+			const struct stun_attr *pas =
+				stun_msg_attr(&c->resp, STUN_ATTR_PASSWORD_ALGORITHMS);
+
+			c->pwalgs_len = pas && pas->len <= sizeof(c->pwalgs) ? pas->len : 0;
+			if (c->pwalgs_len)
+				memcpy(c->pwalgs, pas->val, c->pwalgs_len);
+		}
 		tc_random_tid(c->tid);
 		rc = try_once(c, method, attrs, arg);
 		break;

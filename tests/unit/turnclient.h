@@ -2,8 +2,10 @@
  * turnclient: a tiny blocking TURN client over loopback UDP, built on stun.h, for tests only.
  *
  * One struct tc is one client socket (one 5-tuple). tc_request() sends a request, waits for the
- * answer with the same transaction id and, when it has credentials, takes the REALM and NONCE of a
- * 401 or 438 and retries once: the "retry with the new nonce" logic lives in one place.
+ * answer with the same transaction id and, when it has credentials, takes the REALM and NONCE (and
+ * PASSWORD-ALGORITHMS) of a 401 or 438 and retries once: the "retry with the new nonce" logic lives
+ * in one place. By default it authenticates as an RFC 5389 client (USERNAME, MESSAGE-INTEGRITY);
+ * pwalg, userhash and mi256 make it speak RFC 8489 instead.
  */
 #ifndef TINCAN_TESTS_TURNCLIENT_H
 #define TINCAN_TESTS_TURNCLIENT_H
@@ -24,6 +26,12 @@ struct tc {
 	char realm[128];                 /* learnt from 401 */
 	char nonce[128];                 /* learnt from 401 / 438 */
 	bool retry;                      /* retry once after 401/438 (default true) */
+	bool no_fp;                      /* send requests without FINGERPRINT */
+	uint16_t pwalg;                  /* 0: no PASSWORD-ALGORITHM(S); else the one to use */
+	bool userhash;                   /* USERHASH instead of USERNAME */
+	bool mi256;                      /* MESSAGE-INTEGRITY-SHA256 even without pwalg */
+	uint8_t pwalgs[64];              /* PASSWORD-ALGORITHMS learnt from 401 / 438, echoed */
+	size_t pwalgs_len;
 	uint8_t rbuf[65536];
 	size_t rlen;
 	struct stun_msg resp;            /* last answer, points into rbuf */
@@ -60,6 +68,10 @@ int tc_permission(struct tc *c, const struct sockaddr_storage *peer);
 
 /* ChannelBind @num to @peer. */
 int tc_channel_bind(struct tc *c, uint16_t num, const struct sockaddr_storage *peer);
+
+/* The key the client authenticates with (its pwalg, MD5 if 0; SHA-256 for an algorithm stun.c
+ * does not know). Returns its length. */
+size_t tc_key(const struct tc *c, uint8_t key[STUN_KEY_MAX]);
 
 /* Sends raw bytes to the server. Returns 0 or a negative errno. */
 int tc_send_raw(struct tc *c, const void *buf, size_t len);
