@@ -1523,6 +1523,7 @@ int main(int argc, char **argv)
 	struct result res[64];
 	unsigned nres = 0, n_ready = 0, n_failed = 0;
 	double alloc_rate = 0, alloc_s = 0, perm_s = 0, ceiling = 0, saturation = 0;
+	double alloc_srv_cpu = 0, alloc_gen_cpu = 0;
 	long rss0 = -1, rss1 = -1;
 	struct fwd fwd = { 0 };
 	pid_t fwd_pid = 0;
@@ -1589,7 +1590,11 @@ int main(int argc, char **argv)
 		if (opt.server_pid)
 			rss0 = proc_rss_kib(opt.server_pid);
 		t0 = now_ns();
+		alloc_srv_cpu = opt.server_pid ? proc_cpu_s(opt.server_pid) : 0;
+		alloc_gen_cpu = proc_self_cpu_s();
 		run_cmd(CMD_ALLOC, opt.setup_timeout);
+		alloc_srv_cpu = opt.server_pid ? proc_cpu_s(opt.server_pid) - alloc_srv_cpu : 0;
+		alloc_gen_cpu = proc_self_cpu_s() - alloc_gen_cpu;
 		{
 			uint64_t end = t0;
 			unsigned ok = 0;
@@ -1633,8 +1638,9 @@ int main(int argc, char **argv)
 		       opt.forwarder ? "forwarded" : opt.mode == MODE_CHANNEL ? "ChannelData" :
 		       "Send/Data indications", opt.size, opt.threads);
 		if (!opt.forwarder)
-			printf("setup: %.0f allocations/s (%.3f s), permissions%s %.3f s, %u ready, %u failed\n",
-			       alloc_rate, alloc_s, opt.mode == MODE_CHANNEL ? " + channels" : "",
+			printf("setup: %.0f allocations/s (%.3f s; CPU: server %.2f s, generator %.2f s), "
+			       "permissions%s %.3f s, %u ready, %u failed\n", alloc_rate, alloc_s,
+			       alloc_srv_cpu, alloc_gen_cpu, opt.mode == MODE_CHANNEL ? " + channels" : "",
 			       perm_s, n_ready, n_failed);
 		if (first_err > 0)
 			printf("first failure: STUN error %d\n", first_err);
@@ -1701,13 +1707,15 @@ int main(int argc, char **argv)
 	/* The JSON line. */
 	printf("{\"tool\":\"turnload\",\"label\":\"%s\",\"target\":\"%s\",\"mode\":\"%s\",\"size\":%u,"
 	       "\"allocs\":%u,\"threads\":%u,\"burst\":%u,\"ready\":%u,\"failed\":%u,"
-	       "\"alloc_per_s\":%.1f,\"alloc_s\":%.4f,\"perm_s\":%.4f,\"rss_before_kib\":%ld,"
+	       "\"alloc_per_s\":%.1f,\"alloc_s\":%.4f,\"alloc_srv_cpu_s\":%.3f,"
+	       "\"alloc_gen_cpu_s\":%.3f,\"perm_s\":%.4f,\"rss_before_kib\":%ld,"
 	       "\"rss_after_kib\":%ld,\"rss_per_1k_alloc_kib\":%.1f,\"saturation_pps\":%.1f,"
 	       "\"ceiling_pps\":%.1f,\"trials\":[",
 	       opt.label, opt.forwarder ? "forwarder" : "turn",
 	       opt.forwarder ? (opt.fwd_hops == 2 ? "forward2" : "forward1") :
 	       opt.mode == MODE_CHANNEL ? "channel" : "indication", opt.size, NC, opt.threads,
-	       opt.burst, n_ready, n_failed, alloc_rate, alloc_s, perm_s, rss0, rss1,
+	       opt.burst, n_ready, n_failed, alloc_rate, alloc_s, alloc_srv_cpu, alloc_gen_cpu, perm_s,
+	       rss0, rss1,
 	       rss0 >= 0 && rss1 >= 0 ? (double)(rss1 - rss0) * 1000.0 / NC : -1.0, saturation,
 	       ceiling);
 	for (unsigned i = 0; i < nres; i++) {
