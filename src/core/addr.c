@@ -200,6 +200,54 @@ void addr_canonical(struct sockaddr_storage *a)
 	memcpy(a, &in4, sizeof(in4));
 }
 
+/* Writes the IPv4 address at @ip (4 bytes, network order), XOR @x, with @port into @out. */
+static void v4_from(struct sockaddr_storage *out, const uint8_t *ip, uint8_t x, in_port_t port)
+{
+	struct sockaddr_in in4 = { .sin_family = AF_INET, .sin_port = port };
+	uint8_t b[4];
+
+	for (int i = 0; i < 4; i++)
+		b[i] = ip[i] ^ x;
+	memcpy(&in4.sin_addr, b, 4);
+	memset(out, 0, sizeof(*out));
+	memcpy(out, &in4, sizeof(in4));
+}
+
+size_t addr_embedded_v4(const struct sockaddr_storage *a, struct sockaddr_storage out[2])
+{
+	static const uint8_t zero12[12], nat64[12] = { 0x00, 0x64, 0xff, 0x9b };
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)a;
+	const uint8_t *ip;
+
+	if (a->ss_family != AF_INET6)
+		return 0;
+	ip = in6->sin6_addr.s6_addr;
+	/* IPv4-compatible ::a.b.c.d (deprecated, RFC 4291 §2.5.5.1), incl. :: and ::1, whose
+	 * 0.0.0.0 and 0.0.0.1 the IPv4 rules refuse anyway. */
+	if (memcmp(ip, zero12, 12) == 0) {
+		v4_from(&out[0], ip + 12, 0, in6->sin6_port);
+		return 1;
+	}
+	/* NAT64 well-known prefix 64:ff9b::/96 (RFC 6052 §2.1). */
+	if (memcmp(ip, nat64, 12) == 0) {
+		v4_from(&out[0], ip + 12, 0, in6->sin6_port);
+		return 1;
+	}
+	/* 6to4 2002:AABB:CCDD::/48 (RFC 3056 §2). */
+	if (ip[0] == 0x20 && ip[1] == 0x02) {
+		v4_from(&out[0], ip + 2, 0, in6->sin6_port);
+		return 1;
+	}
+	/* Teredo 2001:0000::/32 (RFC 4380 §4): the server, then the client's mapped address, which
+	 * is stored with every bit inverted ("obfuscated"). */
+	if (ip[0] == 0x20 && ip[1] == 0x01 && ip[2] == 0x00 && ip[3] == 0x00) {
+		v4_from(&out[0], ip + 4, 0, in6->sin6_port);
+		v4_from(&out[1], ip + 12, 0xff, in6->sin6_port);
+		return 2;
+	}
+	return 0;
+}
+
 int cidr_parse(const char *s, struct cidr *out)
 {
 	char ip[ADDR_STRLEN];
@@ -256,7 +304,34 @@ bool cidr_match(const struct cidr *c, const struct sockaddr_storage *a)
 	return true;
 }
 
+/* The verdict on one address, already canonical: allow wins, then deny, then permit. */
+static bool acl_one(const struct peer_acl *acl, const struct sockaddr_storage *a)
+{
+	for (size_t i = 0; i < acl->n_allow; i++)
+		if (cidr_match(&acl->allow[i], a))
+			return true;
+	for (size_t i = 0; i < acl->n_deny; i++)
+		if (cidr_match(&acl->deny[i], a))
+			return false;
+	return true;
+}
+
 bool peer_acl_permits(const struct peer_acl *acl, const struct sockaddr_storage *peer)
+{
+	struct sockaddr_storage a = *peer, inner[2];
+	size_t n;
+
+	addr_canonical(&a);
+	if (!acl_one(acl, &a))
+		return false;
+	n = addr_embedded_v4(&a, inner);
+	for (size_t i = 0; i < n; i++)
+		if (!acl_one(acl, &inner[i]))
+			return false;
+	return true;
+}
+
+bool peer_acl_allowed(const struct peer_acl *acl, const struct sockaddr_storage *peer)
 {
 	struct sockaddr_storage a = *peer;
 
@@ -264,10 +339,7 @@ bool peer_acl_permits(const struct peer_acl *acl, const struct sockaddr_storage 
 	for (size_t i = 0; i < acl->n_allow; i++)
 		if (cidr_match(&acl->allow[i], &a))
 			return true;
-	for (size_t i = 0; i < acl->n_deny; i++)
-		if (cidr_match(&acl->deny[i], &a))
-			return false;
-	return true;
+	return false;
 }
 
 /* Every range a public relay must not reach (IANA special-purpose registries, RFC 6890), so that
@@ -295,6 +367,7 @@ static const char *const default_deny[] = {
 	"100::/64",        /* discard-only */
 	"2001::/32",       /* Teredo */
 	"2001:db8::/32",   /* documentation */
+	"3fff::/20",       /* documentation (RFC 9637) */
 	"2002::/16",       /* 6to4 */
 	"fc00::/7",        /* unique local */
 	"fe80::/10",       /* link-local */

@@ -51,6 +51,15 @@ const char *addr_ip_str(const struct sockaddr_storage *a, char buf[ADDR_STRLEN])
  * covers both spellings. Other addresses are left as they are. */
 void addr_canonical(struct sockaddr_storage *a);
 
+/*
+ * The IPv4 addresses that an IPv6 address @a hands traffic to: IPv4-compatible ::a.b.c.d
+ * (::/96), NAT64 64:ff9b::a.b.c.d (RFC 6052), 6to4 2002:AABB:CCDD::/48 (RFC 3056) and Teredo
+ * 2001:0:SSSS:SSSS:...:CCCC:CCCC (RFC 4380: the server, and the client XOR 0xffffffff). Writes
+ * them as AF_INET (port copied from @a) into @out and returns how many (0..2); 0 for IPv4 or any
+ * other IPv6 address. IPv4-mapped addresses are addr_canonical()'s business.
+ */
+size_t addr_embedded_v4(const struct sockaddr_storage *a, struct sockaddr_storage out[2]);
+
 /* An address prefix such as 10.0.0.0/8 or fe80::/10. */
 struct cidr {
 	int family;        /* AF_INET or AF_INET6 */
@@ -66,8 +75,11 @@ bool cidr_match(const struct cidr *c, const struct sockaddr_storage *a);
 
 /*
  * Which peer addresses a TURN client may reach (RFC 8656 §21.3 asks relays to restrict this).
- * The address is canonicalised first; then an address in @allow is permitted, else an address in
- * @deny is refused, else it is permitted. Production config puts every non-public range in @deny.
+ * The address is canonicalised first (IPv4-mapped -> IPv4). Then the address and every IPv4
+ * address embedded in it (addr_embedded_v4) are judged one by one: in @allow -> permitted, else
+ * in @deny -> refused, else permitted. The address is permitted only if all of them are: an
+ * embedded address that is refused refuses the whole address, so 2002:7f00:1:: cannot reach
+ * 127.0.0.1 through a 6to4 relay even where 2002::/16 itself is allowed.
  */
 struct peer_acl {
 	struct cidr *allow;
@@ -78,6 +90,9 @@ struct peer_acl {
 
 /* True if the peer @a may be relayed to. */
 bool peer_acl_permits(const struct peer_acl *acl, const struct sockaddr_storage *a);
+
+/* True if @a (canonicalised) is in the allow list: an operator's explicit exception. */
+bool peer_acl_allowed(const struct peer_acl *acl, const struct sockaddr_storage *a);
 
 /* The deny list used when the config names none: loopback, 0.0.0.0/8, RFC 1918, CGNAT, link-local,
  * multicast, reserved, and their IPv6 forms. Returns a static array and its length in @n. */

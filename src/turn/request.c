@@ -262,19 +262,23 @@ static int lifetime_get(const struct stun_msg *m, uint32_t *out)
 }
 
 /*
- * Decodes XOR-PEER-ADDRESS @a and checks it against allocation @al. Returns 0, or the error code
- * to answer: 400 malformed, 443 not the relay's family (RFC 8656 §9.1), 403 refused by the peer
- * ACL (RFC 8656 §21.3).
+ * Decodes XOR-PEER-ADDRESS @a into @peer, canonical (an IPv4-mapped address becomes IPv4), and
+ * checks it. Returns 0, or the error code to answer: 400 malformed; 403 refused (RFC 8656 §21.3,
+ * turn_peer_check), before the family check so that a refused address is a 403 whatever its
+ * family; 443 not a family of the allocation (RFC 8656 §9.1, §11.1).
  */
 static int peer_get(struct req *r, const struct turn_alloc *al, const struct stun_attr *a,
 		    struct sockaddr_storage *peer)
 {
 	if (stun_attr_xor_addr(r->m, a, peer))
 		return 400;
+	addr_canonical(peer);
+	if (turn_peer_check(r->srv, peer)) {
+		TURN_CTR_ADD(r->srv, peer_denied, 1);
+		return 403;
+	}
 	if (peer->ss_family != al->relayed.ss_family)
 		return 443;
-	if (!peer_acl_permits(&r->srv->cfg->turn.peers, peer))
-		return 403;
 	return 0;
 }
 
@@ -532,9 +536,15 @@ static void on_send(struct req *r)
 	al = turn_alloc_find(r->w, r->from);
 	pa = stun_msg_attr(m, TURN_ATTR_XOR_PEER_ADDRESS);
 	data = stun_msg_attr(m, TURN_ATTR_DATA);
-	if (!al || !pa || !data)
+	if (!al || !pa || !data || stun_attr_xor_addr(m, pa, &peer))
 		return;
-	if (stun_attr_xor_addr(m, pa, &peer) || peer.ss_family != al->relayed.ss_family)
+	/* The permission is for the IP; the port is checked here, for every datagram. */
+	addr_canonical(&peer);
+	if (turn_peer_check(r->srv, &peer)) {
+		TURN_CTR_ADD(r->srv, peer_denied, 1);
+		return;
+	}
+	if (peer.ss_family != al->relayed.ss_family)
 		return;
 	turn_relay_send_indication(al, &peer, data->val, data->len);
 }

@@ -20,10 +20,12 @@
  *   no thread left, frees every allocation.
  *
  * Must never: block a worker (every socket is non-blocking), answer a datagram it could not parse
- * (a reflector for spoofed sources), or relay to a peer without a permission.
+ * (a reflector for spoofed sources), or relay to a peer without a permission, or to a peer
+ * turn_peer_check refuses.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -204,6 +206,117 @@ static void on_client_readable(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* ---- the relay's own addresses (peer checks) ---- */
+
+/* True if @a is the IP of @b's family and bytes (ports ignored), or @b is the wildcard of @a's
+ * family and @a one of this machine's IPs. */
+static bool self_ip_match(const struct turn_server *srv, const struct sockaddr_storage *a,
+			  const struct sockaddr_storage *b)
+{
+	char ip[ADDR_STRLEN];
+
+	if (a->ss_family != b->ss_family)
+		return false;
+	addr_ip_str(b, ip);
+	if (strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "::") == 0)
+		return turn_self_ip(srv, a);
+	return addr_ip_equal(a, b);
+}
+
+bool turn_self_ip(const struct turn_server *srv, const struct sockaddr_storage *a)
+{
+	for (size_t i = 0; i < srv->n_self; i++)
+		if (addr_ip_equal(a, &srv->self[i]))
+			return true;
+	return false;
+}
+
+/* True if a datagram to @a would reach a socket this process listens on: a TURN listener or the
+ * HTTP server (whose port is TCP, but a UDP service may share it). */
+static bool self_socket(const struct turn_server *srv, const struct sockaddr_storage *a)
+{
+	const struct sockaddr_storage *http = &srv->cfg->http.listen;
+	uint16_t port = addr_port(a);
+
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		const struct turn_worker *w = srv->workers[i];
+		if (addr_port(&w->local) == port && self_ip_match(srv, a, &w->local))
+			return true;
+	}
+	return http->ss_family && addr_port(http) == port && self_ip_match(srv, a, http);
+}
+
+int turn_peer_check(const struct turn_server *srv, const struct sockaddr_storage *peer)
+{
+	const struct config *cfg = srv->cfg;
+	uint16_t port = addr_port(peer);
+
+	if (self_socket(srv, peer))
+		return -EPERM;
+	if (!peer_acl_permits(&cfg->turn.peers, peer))
+		return -EPERM;
+	if (turn_self_ip(srv, peer) && !peer_acl_allowed(&cfg->turn.peers, peer) &&
+	    (port < cfg->turn.relay_port_min || port > cfg->turn.relay_port_max))
+		return -EPERM;
+	return 0;
+}
+
+/* Adds @a's IP (port 0) to srv->self unless it is there or unset. Returns 0, or -ENOMEM. */
+static int self_add(struct turn_server *srv, const struct sockaddr_storage *a)
+{
+	struct sockaddr_storage *v;
+
+	if (a->ss_family != AF_INET && a->ss_family != AF_INET6)
+		return 0;
+	if (turn_self_ip(srv, a))
+		return 0;
+	v = realloc(srv->self, (srv->n_self + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	srv->self = v;
+	v[srv->n_self] = *a;
+	addr_set_port(&v[srv->n_self], 0);
+	addr_canonical(&v[srv->n_self]);
+	srv->n_self++;
+	return 0;
+}
+
+/*
+ * Collects the IPs a datagram from a relay socket would reach this machine on: every interface
+ * address (getifaddrs, at start: addresses added later are not seen), the relay and external
+ * addresses. Returns 0, or -ENOMEM.
+ */
+static int self_collect(struct turn_server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	struct ifaddrs *ifs = NULL;
+	int err = 0;
+
+	if (getifaddrs(&ifs) == 0) {
+		for (struct ifaddrs *i = ifs; i && !err; i = i->ifa_next) {
+			struct sockaddr_storage a = { 0 };
+
+			if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
+					     i->ifa_addr->sa_family != AF_INET6))
+				continue;
+			memcpy(&a, i->ifa_addr, i->ifa_addr->sa_family == AF_INET ?
+			       sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+			err = self_add(srv, &a);
+		}
+		freeifaddrs(ifs);
+	} else {
+		log_warn("turn: cannot list this machine's addresses (%s): only the configured ones "
+			 "are treated as the relay's own", strerror(errno));
+	}
+	if (!err)
+		err = self_add(srv, &cfg->turn.relay_ip);
+	if (!err)
+		err = self_add(srv, &cfg->turn.external_ip);
+	if (!err)
+		err = self_add(srv, &cfg->turn.listen);
+	return err;
+}
+
 /* ---- workers ---- */
 
 static void on_stop(evutil_socket_t fd, short what, void *arg)
@@ -366,6 +479,8 @@ int turn_server_start(struct turn_server **out, const struct config *cfg)
 		goto out;
 	}
 	err = turn_auth_init(srv);
+	if (!err)
+		err = self_collect(srv);
 	if (err)
 		goto out;
 	srv->workers = calloc(n, sizeof(*srv->workers));
@@ -429,6 +544,7 @@ void turn_server_stop(struct turn_server *srv)
 		worker_free(srv->workers[i]);
 	free(srv->workers);
 	free(srv->userhash);
+	free(srv->self);
 	OPENSSL_cleanse(srv->nonce_key, sizeof(srv->nonce_key));
 	free(srv);
 }
@@ -455,6 +571,7 @@ void turn_server_counters(const struct turn_server *srv, struct turn_counters *o
 	CTR_COPY(malformed);
 	CTR_COPY(port_exhausted);
 	CTR_COPY(unauth_dropped);
+	CTR_COPY(peer_denied);
 #undef CTR_COPY
 }
 

@@ -30,6 +30,8 @@ struct turn_counters {
 	uint64_t port_exhausted;     /* 508 answers: no relay port left */
 	uint64_t unauth_dropped;     /* answers to unauthenticated requests not sent: over the
 				      * per-source limit (turn.unauth_rate) */
+	uint64_t peer_denied;        /* CreatePermission / ChannelBind answered 403 and Send
+				      * indications dropped: the peer address is refused */
 };
 
 /* Binds the listening and starts the worker thread(s). @cfg must outlive the server.

@@ -76,6 +76,7 @@ struct turn_ctr {
 	atomic_uint_fast64_t malformed;
 	atomic_uint_fast64_t port_exhausted;
 	atomic_uint_fast64_t unauth_dropped;
+	atomic_uint_fast64_t peer_denied;
 };
 
 #define TURN_CTR_ADD(srv, field, n) \
@@ -118,6 +119,8 @@ struct turn_server {
 	unsigned n_workers;
 	uint8_t nonce_key[32];           /* process-random HMAC-SHA256 key for stateless nonces */
 	uint8_t *userhash;               /* USERHASH of each static user, 32 bytes each */
+	struct sockaddr_storage *self;   /* this machine's IPs (port 0), for turn_peer_check */
+	size_t n_self;
 	atomic_uint nonce_lifetime;      /* seconds; TURN_NONCE_LIFETIME unless a test changes it */
 	struct turn_ctr ctr;
 };
@@ -285,6 +288,21 @@ void turn_relay_from_peer(int fd, short what, void *arg);
 /* Relays a client's Send indication data to @peer if a permission exists (client -> peer). */
 void turn_relay_send_indication(struct turn_alloc *al, const struct sockaddr_storage *peer,
 				const uint8_t *data, size_t len);
+
+/*
+ * Whether the relay may send to @peer (canonical: see addr_canonical), RFC 8656 §21.3:
+ *   - never to a socket this process listens on (a TURN listener, the HTTP server): no loops
+ *     through ourselves, whatever allow_peers says;
+ *   - the peer ACL, including the IPv4 addresses tunnelled in IPv6 forms (core/addr.h);
+ *   - on one of this machine's own IPs, only ports of the relay range (another allocation's
+ *     relayed address: two clients of this relay talk relay to relay), unless allow_peers
+ *     names the IP; other services of the machine stay out of reach.
+ * Returns 0, or -EPERM (the caller answers 403, or drops a Send indication).
+ */
+int turn_peer_check(const struct turn_server *srv, const struct sockaddr_storage *peer);
+
+/* True if @a's IP is one of this machine's (srv->self). */
+bool turn_self_ip(const struct turn_server *srv, const struct sockaddr_storage *a);
 
 /* For tests: sets the validity of nonces minted from now on (seconds; 0 = stale at once). */
 void turn_server_set_nonce_lifetime(struct turn_server *srv, unsigned seconds);

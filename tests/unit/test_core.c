@@ -121,7 +121,7 @@ START_TEST(test_peer_acl_default)
 		"255.255.255.255", "::", "::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
 		"::ffff:169.254.169.254", "::127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::1",
 		"2001:0:4136:e378:8000:63bf:3fff:fdd2", "fc00::1", "fd12:3456::1", "fe80::1",
-		"ff02::1", "2001:db8::1", "100::1",
+		"ff02::1", "2001:db8::1", "100::1", "3fff::1", "64:ff9b:1::a00:1",
 	};
 	static const char *const permitted[] = {
 		"1.1.1.1", "8.8.8.8", "93.184.216.34", "172.32.0.1", "100.128.0.1", "2a00:1450::1",
@@ -165,6 +165,76 @@ START_TEST(test_peer_acl_allow_wins)
 	ck_assert(peer_acl_permits(&acl, &a));
 	addr_parse_ip("10.2.0.1", 1, &a);
 	ck_assert(!peer_acl_permits(&acl, &a));
+}
+END_TEST
+
+/* Pins: every IPv4 address an IPv6 address tunnels to is judged too, and a refused one refuses the
+ * whole address, even where the IPv6 prefix itself is not denied or is explicitly allowed:
+ * IPv4-compatible, NAT64, 6to4 and Teredo (server, and client XOR 0xffffffff). */
+START_TEST(test_peer_acl_embedded)
+{
+	static const struct {
+		const char *addr;
+		const char *v4[2];
+	} forms[] = {
+		{ "::127.0.0.1", { "127.0.0.1" } },
+		{ "::a00:1", { "10.0.0.1" } },
+		{ "64:ff9b::a9fe:a9fe", { "169.254.169.254" } },
+		{ "64:ff9b::127.0.0.1", { "127.0.0.1" } },
+		{ "2002:7f00:1::1", { "127.0.0.1" } },
+		{ "2002:c0a8:101:5::9", { "192.168.1.1" } },
+		/* Teredo: server 65.54.227.120, client 127.0.0.1 stored as 128.255.255.254. */
+		{ "2001:0:4136:e378:8000:63bf:80ff:fffe", { "65.54.227.120", "127.0.0.1" } },
+		/* Teredo with server 10.0.0.1, client 8.8.8.8 (stored as 247.247.247.247). */
+		{ "2001:0:a00:1:0:0:f7f7:f7f7", { "10.0.0.1", "8.8.8.8" } },
+	};
+	static const char *const v4_deny[] = { "0.0.0.0/8", "10.0.0.0/8", "127.0.0.0/8",
+						"169.254.0.0/16", "192.168.0.0/16" };
+	struct cidr deny[5], allow[2];
+	struct peer_acl acl = { NULL, 0, deny, 5 };
+	struct sockaddr_storage a, out[2], want;
+	char buf[ADDR_STRLEN];
+
+	for (size_t i = 0; i < 5; i++)
+		ck_assert_int_eq(cidr_parse(v4_deny[i], &deny[i]), 0);
+	for (size_t i = 0; i < sizeof(forms) / sizeof(*forms); i++) {
+		size_t n;
+
+		ck_assert_int_eq(addr_parse_ip(forms[i].addr, 4321, &a), 0);
+		n = addr_embedded_v4(&a, out);
+		ck_assert_uint_eq(n, forms[i].v4[1] ? 2 : 1);
+		for (size_t k = 0; k < n; k++) {
+			ck_assert_int_eq(addr_parse_ip(forms[i].v4[k], 4321, &want), 0);
+			ck_assert_msg(addr_equal(&out[k], &want), "%s: embedded %s, want %s",
+				      forms[i].addr, addr_str(&out[k], buf), forms[i].v4[k]);
+		}
+		/* No IPv6 prefix is denied here: only the embedded IPv4 can refuse it. */
+		ck_assert_msg(!peer_acl_permits(&acl, &a), "%s must be denied", forms[i].addr);
+	}
+
+	/* Allowing the 6to4 prefix does not open what it tunnels to; allowing 8.8.8.8 and the
+	 * Teredo prefix still leaves a Teredo address whose server is 10.0.0.1 refused. */
+	ck_assert_int_eq(cidr_parse("2002::/16", &allow[0]), 0);
+	ck_assert_int_eq(cidr_parse("2001::/32", &allow[1]), 0);
+	acl.allow = allow;
+	acl.n_allow = 2;
+	addr_parse_ip("2002:7f00:1::1", 1, &a);
+	ck_assert(!peer_acl_permits(&acl, &a));
+	addr_parse_ip("2002:808:808::1", 1, &a);
+	ck_assert(peer_acl_permits(&acl, &a));
+	addr_parse_ip("2001:0:a00:1:0:0:f7f7:f7f7", 1, &a);
+	ck_assert(!peer_acl_permits(&acl, &a));
+
+	/* Ordinary IPv6 and IPv4 addresses embed nothing. */
+	addr_parse_ip("2a00:1450::1", 1, &a);
+	ck_assert_uint_eq(addr_embedded_v4(&a, out), 0);
+	addr_parse_ip("10.0.0.1", 1, &a);
+	ck_assert_uint_eq(addr_embedded_v4(&a, out), 0);
+
+	/* peer_acl_allowed() names explicit exceptions only. */
+	ck_assert(!peer_acl_allowed(&acl, &a));
+	addr_parse_ip("2002:808:808::1", 1, &a);
+	ck_assert(peer_acl_allowed(&acl, &a));
 }
 END_TEST
 
@@ -641,6 +711,7 @@ int main(void)
 	tcase_add_test(tc, test_cidr);
 	tcase_add_test(tc, test_peer_acl_default);
 	tcase_add_test(tc, test_peer_acl_allow_wins);
+	tcase_add_test(tc, test_peer_acl_embedded);
 	tcase_add_test(tc, test_cred_rest_vector);
 	tcase_add_test(tc, test_cred_mint_check);
 	tcase_add_test(tc, test_config_defaults);

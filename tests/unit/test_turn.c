@@ -32,6 +32,8 @@ static uint16_t port_base = 25000;
 #define PORT_SMALL (port_base + 2)
 #define PORT_WORKERS (port_base + 3)
 #define PORT_LIMIT (port_base + 4)
+#define PORT_TUNNEL (port_base + 5)
+#define PORT_SELF (port_base + 6)
 #define RELAY_MIN (port_base + 100)
 #define RELAY_MAX (port_base + 199)
 #define QUIET_MS 200 /* how long "nothing arrives" is waited for */
@@ -1003,6 +1005,182 @@ START_TEST(test_workers)
 }
 END_TEST
 
+/* ---- The peer ACL ---- */
+
+/* A UDP socket bound to @ip on an ephemeral port; its address in @addr. Returns the fd. */
+static int udp_peer_on(const char *ip, struct sockaddr_storage *addr)
+{
+	socklen_t len = sizeof(*addr);
+	int fd;
+
+	ck_assert_int_eq(addr_parse_ip(ip, 0, addr), 0);
+	fd = socket(addr->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)addr, addr_len(addr)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)addr, &len), 0);
+	return fd;
+}
+
+/*
+ * Every address a relay must not reach under the default deny list, in every spelling that has
+ * let a TURN server be tricked (coturn CVE-2020-26262: 0.0.0.0, ::, ::1; CVE-2026-27624:
+ * ::ffff:127.0.0.1) and the IPv6 forms that tunnel to IPv4 (IPv4-compatible, NAT64, 6to4, Teredo).
+ */
+static const char *const refused_peers[] = {
+	"0.0.0.0", "0.1.2.3", "127.0.0.1", "127.255.255.254", "10.0.0.1", "10.255.255.255",
+	"172.16.0.1", "172.31.255.255", "192.168.0.1", "192.168.255.255", "100.64.0.1",
+	"100.127.255.254", "169.254.169.254", "169.254.0.1", "192.0.0.1", "192.0.0.170",
+	"192.0.2.1", "198.51.100.1", "203.0.113.1", "198.18.0.1", "198.19.255.254", "224.0.0.1",
+	"239.255.255.250", "240.0.0.1", "255.255.255.255",
+	"::", "::1", "::ffff:127.0.0.1", "::ffff:0.0.0.0", "::ffff:10.0.0.1",
+	"::ffff:169.254.169.254", "::ffff:192.168.1.1", "::127.0.0.1", "::a00:1",
+	"64:ff9b::127.0.0.1", "64:ff9b::a9fe:a9fe", "64:ff9b:1::1", "2002:7f00:1::1",
+	"2002:a9fe:a9fe::1", "2001:0:4136:e378:8000:63bf:80ff:fffe", "2001:db8::1", "3fff::1",
+	"fc00::1", "fd00::2", "fe80::1", "ff02::1", "ff05::1:3", "100::1",
+};
+
+START_TEST(test_peer_table)
+{
+	/* Under the default deny list each of the 48 refused_peers gets 403 on CreatePermission and
+	 * on ChannelBind, and its Send indication is dropped by the ACL (counted in peer_denied), an
+	 * IPv6 one on an IPv4 allocation too (403 comes before 443); nothing is installed or sent.
+	 * An allowed peer (127.0.0.2, in allow_peers) still relays: the refusals are the ACL's. */
+	const size_t n = sizeof(refused_peers) / sizeof(refused_peers[0]);
+	struct config deny;
+	struct cidr allow;
+	struct turn_server *s;
+	struct turn_counters k;
+	struct tc c;
+	struct sockaddr_storage relayed, ok;
+	int okfd = udp_peer_on("127.0.0.2", &ok);
+
+	ck_assert_uint_ge(n, 40);
+	config_make(&deny, PORT_DENY, RELAY_MIN, RELAY_MAX, true, 1);
+	ck_assert_int_eq(cidr_parse("127.0.0.2", &allow), 0);
+	deny.turn.peers.allow = &allow;
+	deny.turn.peers.n_allow = 1;
+	ck_assert_int_eq(turn_server_start(&s, &deny), 0);
+	ck_assert_int_eq(tc_open(&c, PORT_DENY, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_allocate(&c, &relayed), 0);
+
+	for (size_t i = 0; i < n; i++) {
+		struct sockaddr_storage peer;
+
+		ck_assert_int_eq(addr_parse_ip(refused_peers[i], 9, &peer), 0);
+		ck_assert_msg(tc_permission(&c, &peer) == 403, "CreatePermission %s",
+			      refused_peers[i]);
+		ck_assert_msg(tc_channel_bind(&c, (uint16_t)(0x4000 + i), &peer) == 403,
+			      "ChannelBind %s", refused_peers[i]);
+		ck_assert_int_eq(tc_send_indication(&c, &peer, "x", 1), 0);
+	}
+	ck_assert_uint_eq(ctr_wait(s, offsetof(struct turn_counters, peer_denied), 3 * n), 3 * n);
+	turn_server_counters(s, &k);
+	ck_assert_uint_eq(k.permissions_now, 0);
+	ck_assert_uint_eq(k.channels_now, 0);
+	ck_assert_uint_eq(k.pkts_to_peer, 0);
+
+	ck_assert_int_eq(tc_permission(&c, &ok), 0);
+	ck_assert_int_eq(tc_send_indication(&c, &ok, "fine", 4), 0);
+	expect_peer_gets(okfd, &relayed, "fine", 4);
+	tc_close(&c);
+	close(okfd);
+	turn_server_stop(s);
+}
+END_TEST
+
+START_TEST(test_peer_tunnelled)
+{
+	/* With a deny list of IPv4 prefixes only, the IPv6 forms that tunnel to a denied IPv4 address
+	 * (IPv4-mapped, IPv4-compatible, NAT64, 6to4, Teredo server or client) still get 403; a 6to4
+	 * address of a public IPv4 passes the ACL and, on an IPv4 allocation, gets 443. An
+	 * IPv4-mapped public address is the IPv4 address: it gets a permission for it. */
+	static const char *const tunnelled[] = {
+		"::ffff:127.0.0.1", "::127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::1",
+		"2001:0:a00:1::f7f7:f7f7", "2001:0:808:808:0:0:80ff:fffe",
+	};
+	static const char *const v4[] = { "127.0.0.0/8", "10.0.0.0/8" };
+	struct cidr deny[2];
+	struct config cf;
+	struct turn_server *s;
+	struct tc c;
+	struct sockaddr_storage peer;
+
+	config_make(&cf, PORT_TUNNEL, RELAY_MIN, RELAY_MAX, true, 1);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(cidr_parse(v4[i], &deny[i]), 0);
+	cf.turn.peers.deny = deny;
+	cf.turn.peers.n_deny = 2;
+	ck_assert_int_eq(turn_server_start(&s, &cf), 0);
+	ck_assert_int_eq(tc_open(&c, PORT_TUNNEL, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	for (size_t i = 0; i < sizeof(tunnelled) / sizeof(*tunnelled); i++) {
+		ck_assert_int_eq(addr_parse_ip(tunnelled[i], 7, &peer), 0);
+		ck_assert_msg(tc_permission(&c, &peer) == 403, "%s", tunnelled[i]);
+	}
+	addr_parse_ip("2002:808:808::1", 7, &peer);
+	ck_assert_int_eq(tc_permission(&c, &peer), 443);
+	addr_parse_ip("::ffff:8.8.8.8", 7, &peer);
+	ck_assert_int_eq(tc_permission(&c, &peer), 0);
+	tc_close(&c);
+	turn_server_stop(s);
+}
+END_TEST
+
+START_TEST(test_peer_self)
+{
+	/* The relay's own addresses. With no deny list at all: a port of this machine's IP outside
+	 * the relay range is refused (403), and so is the TURN listening socket; another
+	 * allocation's relayed address is reachable, so two clients of this relay talk relay to
+	 * relay, both ways. With 127.0.0.0/8 in allow_peers (the usual test config) the IP's other
+	 * ports open, but the listening socket stays refused, also for a Send indication on an
+	 * existing permission. */
+	struct config cf;
+	struct turn_server *s;
+	struct tc a, b;
+	struct sockaddr_storage ra, rb, other, listen;
+	int ofd = udp_peer(&other);
+	uint16_t num, dlen;
+	const uint8_t *data;
+	long n;
+
+	config_make(&cf, PORT_SELF, RELAY_MIN, RELAY_MAX, true, 1);
+	cf.turn.peers.n_deny = 0;
+	ck_assert_int_eq(turn_server_start(&s, &cf), 0);
+	ck_assert_int_eq(tc_open(&a, PORT_SELF, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_open(&b, PORT_SELF, "alice", "wonderland"), 0);
+	ck_assert_int_eq(tc_allocate(&a, &ra), 0);
+	ck_assert_int_eq(tc_allocate(&b, &rb), 0);
+	addr_parse_ip("127.0.0.1", PORT_SELF, &listen);
+	ck_assert_int_eq(tc_permission(&a, &other), 403);
+	ck_assert_int_eq(tc_permission(&a, &listen), 403);
+	ck_assert_int_eq(tc_channel_bind(&a, 0x4000, &listen), 403);
+	ck_assert_int_eq(tc_channel_bind(&a, 0x4001, &rb), 0);
+	ck_assert_int_eq(tc_permission(&b, &ra), 0);
+	ck_assert_int_eq(tc_send_channel(&a, 0x4001, "relay to relay", 14), 0);
+	expect_data_indication(&b, &ra, "relay to relay", 14);
+	ck_assert_int_eq(tc_send_indication(&b, &ra, "and back", 8), 0);
+	n = tc_recv(&a, 2000);
+	ck_assert_int_eq(n, TURN_CHANNELDATA_HDR + 8);
+	ck_assert_int_eq(turn_channeldata_parse(a.rbuf, (size_t)n, &num, &data, &dlen), 0);
+	ck_assert_uint_eq(num, 0x4001);
+	ck_assert_mem_eq(data, "and back", 8);
+	tc_close(&a);
+	tc_close(&b);
+	turn_server_stop(s);
+
+	/* The default test server allows 127.0.0.0/8. */
+	client_allocated(&a, NULL);
+	addr_parse_ip("127.0.0.1", PORT, &listen);
+	ck_assert_int_eq(tc_permission(&a, &listen), 403);
+	ck_assert_int_eq(tc_permission(&a, &other), 0);
+	ck_assert_int_eq(tc_send_indication(&a, &listen, "loop", 4), 0);
+	ck_assert_uint_eq(CTR_WAIT(srv, peer_denied, 2), 2);
+	ck_assert_uint_eq(counters().pkts_to_peer, 0);
+	tc_close(&a);
+	close(ofd);
+}
+END_TEST
+
 /* ---- Bad input ---- */
 
 START_TEST(test_garbage)
@@ -1131,6 +1309,9 @@ int main(void)
 	tcase_add_test(tc, test_channel_range);
 	tcase_add_test(tc, test_bad_peer_address);
 	tcase_add_test(tc, test_denied_peer);
+	tcase_add_test(tc, test_peer_table);
+	tcase_add_test(tc, test_peer_tunnelled);
+	tcase_add_test(tc, test_peer_self);
 	tcase_add_test(tc, test_workers);
 	tcase_add_test(tc, test_garbage);
 	tcase_add_test(tc, test_not_stun);
