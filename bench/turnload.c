@@ -271,6 +271,24 @@ static unsigned long long proc_udp_rcvbuf_errors(void)
 	return out;
 }
 
+/* Packets the kernel dropped because a CPU's input backlog was full (/proc/net/softnet_stat,
+ * second column, summed over CPUs): loopback traffic passes through that queue. */
+static unsigned long long proc_backlog_drops(void)
+{
+	unsigned long long out = 0;
+	unsigned int processed, dropped;
+	char line[512];
+	FILE *f = fopen("/proc/net/softnet_stat", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%x %x", &processed, &dropped) == 2)
+			out += dropped;
+	fclose(f);
+	return out;
+}
+
 /* ---- latency histogram: log-linear, 32 sub-buckets per power of two (about 3 %) ---- */
 
 #define HIST_N (64 + 58 * 32)
@@ -673,6 +691,8 @@ static void run_phase(struct gen_thread *t, enum cmd cmd)
 				continue;
 			}
 			req_send(t, c, c->method);
+			if (phase_done(c))
+				inflight--; /* could not even build it */
 		}
 	}
 	/* Whatever is still in flight at the deadline has failed. */
@@ -1139,7 +1159,7 @@ struct result {
 	double srv_cpu_s, srv_util, cpu_s_per_mpkt;
 	double gen_busy;            /* the busiest thread's busy fraction of the window */
 	double gen_cpu_util;        /* generator process CPU / window / threads */
-	uint64_t tx_win, rx_win, gen_drops, stray, kernel_drops, send_err;
+	uint64_t tx_win, rx_win, gen_drops, stray, kernel_drops, backlog_drops, send_err;
 	int n_cores;
 	double core_util[MAX_CPUS];
 	bool pass;
@@ -1161,7 +1181,7 @@ static void trial(struct result *res, const char *kind, double rate, double dur)
 {
 	static uint64_t hist[HIST_N];
 	unsigned long long b0[MAX_CPUS], t0[MAX_CPUS], b1[MAX_CPUS], t1[MAX_CPUS];
-	unsigned long long kd0, kd1;
+	unsigned long long kd0, kd1, bd0, bd1;
 	double c0, c1, g0, g1, win;
 	uint64_t nlat = 0, rx_bytes = 0, rx_in = 0, max_busy = 0;
 	int nc;
@@ -1184,11 +1204,13 @@ static void trial(struct result *res, const char *kind, double rate, double dur)
 	g0 = proc_self_cpu_s();
 	nc = proc_cores(b0, t0);
 	kd0 = proc_udp_rcvbuf_errors();
+	bd0 = proc_backlog_drops();
 	sleep_until(tr->t_end);
 	c1 = measured_pid ? proc_cpu_s(measured_pid) : 0;
 	g1 = proc_self_cpu_s();
 	proc_cores(b1, t1);
 	kd1 = proc_udp_rcvbuf_errors();
+	bd1 = proc_backlog_drops();
 	pthread_barrier_wait(&ctl.bar);
 
 	win = (double)(tr->t_end - tr->t_win) / 1e9;
@@ -1226,6 +1248,7 @@ static void trial(struct result *res, const char *kind, double rate, double dur)
 	res->gen_busy = (double)max_busy / (win * 1e9);
 	res->gen_cpu_util = (g1 - g0) / win / opt.threads;
 	res->kernel_drops = kd1 - kd0;
+	res->backlog_drops = bd1 - bd0;
 	res->n_cores = nc;
 	for (int i = 0; i < nc; i++)
 		res->core_util[i] = t1[i] > t0[i] ? (double)(b1[i] - b0[i]) / (double)(t1[i] - t0[i]) : 0;
@@ -1266,11 +1289,12 @@ static void json_result(FILE *f, const struct result *r)
 		"\"loss_pct\":%.4f,\"p50_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,\"max_us\":%.2f,"
 		"\"srv_cpu_s\":%.3f,\"srv_util\":%.3f,\"cpu_s_per_mpkt\":%.4f,\"gen_cpu_util\":%.3f,"
 		"\"gen_busy\":%.3f,\"gen_drops\":%" PRIu64 ",\"stray\":%" PRIu64
-		",\"kernel_rcvbuf_drops\":%" PRIu64 ",\"send_err\":%" PRIu64 ",\"tx\":%" PRIu64
+		",\"kernel_rcvbuf_drops\":%" PRIu64 ",\"kernel_backlog_drops\":%" PRIu64
+		",\"send_err\":%" PRIu64 ",\"tx\":%" PRIu64
 		",\"rx\":%" PRIu64 ",\"core_util\":[", r->kind, r->rate, r->tx_pps, r->rx_pps, r->mbps,
 		r->loss_pct, r->p50, r->p99, r->p999, r->pmax, r->srv_cpu_s, r->srv_util,
 		r->cpu_s_per_mpkt, r->gen_cpu_util, r->gen_busy, r->gen_drops, r->stray,
-		r->kernel_drops, r->send_err, r->tx_win, r->rx_win);
+		r->kernel_drops, r->backlog_drops, r->send_err, r->tx_win, r->rx_win);
 	for (int i = 0; i < r->n_cores; i++)
 		fprintf(f, "%s%.3f", i ? "," : "", r->core_util[i]);
 	fprintf(f, "]}");
