@@ -26,6 +26,9 @@
 #ifndef TINCAN_PKGDATADIR
 #define TINCAN_PKGDATADIR "/usr/share/tincan"
 #endif
+#ifndef TINCAN_LOCALSTATEDIR
+#define TINCAN_LOCALSTATEDIR "/var/lib/tincan"
+#endif
 
 enum opt_type {
 	OPT_UINT,     /* unsigned, bounds min..max */
@@ -84,12 +87,15 @@ static const struct opt options[] = {
 	  F(rooms.token_secret_configured), 0 },
 	{ "rooms.token_secret_file", OPT_SECRET_FILE, 0, 0, NULL, F(rooms.token_secret),
 	  F(rooms.token_secret_configured), 0 },
+	{ "tls.certificate", OPT_PATH, 0, 0, NULL, F(tls.certificate), 0, 0 },
+	{ "tls.private_key", OPT_PATH, 0, 0, NULL, F(tls.private_key), 0, 0 },
+	{ "tls.state_dir", OPT_PATH, 0, 0, TINCAN_LOCALSTATEDIR, F(tls.state_dir), 0, 0 },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
 /* Groups that may appear at the top level; every leaf must be a row of options[]. */
-static const char *const groups[] = { "turn", "http", "rooms" };
+static const char *const groups[] = { "turn", "http", "rooms", "tls" };
 
 struct load_ctx {
 	struct config *cfg;
@@ -443,6 +449,12 @@ static int finish(struct load_ctx *c, const config_t *lc)
 	struct config *cfg = c->cfg;
 	char ip[ADDR_STRLEN];
 
+	/* A certificate comes with its key; neither means a self-signed pair in tls.state_dir. */
+	if ((cfg->tls.certificate[0] != '\0') != (cfg->tls.private_key[0] != '\0')) {
+		const char *set = cfg->tls.certificate[0] ? "tls.certificate" : "tls.private_key";
+		return fail(c, config_lookup(lc, set), set,
+			    "set tls.certificate and tls.private_key together (neither: a self-signed certificate in tls.state_dir)");
+	}
 	if (cfg->turn.relay_port_min > cfg->turn.relay_port_max)
 		return fail(c, config_lookup(lc, "turn.relay_port_min"), "turn.relay_port_min",
 			    "%u is above turn.relay_port_max (%u)", cfg->turn.relay_port_min,

@@ -65,6 +65,14 @@ struct config {
 		struct cred_secret token_secret;       /* HS256 key for join tokens */
 		bool token_secret_configured;          /* false: random per process start */
 	} rooms;
+
+	struct {
+		/* The shared port's certificate chain (PEM, leaf first) and key; both "" = a
+		 * self-signed pair in state_dir (src/core/tls.h). */
+		char certificate[PATH_MAX];
+		char private_key[PATH_MAX];
+		char state_dir[PATH_MAX];              /* where the self-signed pair is kept */
+	} tls;
 };
 
 /*

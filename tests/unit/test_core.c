@@ -699,6 +699,51 @@ START_TEST(test_config_docs_agree)
 }
 END_TEST
 
+/* Pins: the tls options: defaults (no certificate: self-signed in the state directory), paths
+ * relative to the config file, and the errors for half a pair, a wrong type, an empty path and an
+ * unknown key in the tls group. */
+START_TEST(test_config_tls)
+{
+	static const struct {
+		const char *text;
+		const char *want; /* substring of the message after "FILE:" */
+	} cases[] = {
+		{ MINIMAL "tls = {\n certificate = \"/etc/tincan/tls/fullchain.pem\";\n};\n",
+		  ":3: tls.certificate: set tls.certificate and tls.private_key together" },
+		{ MINIMAL "tls = {\n private_key = \"/etc/tincan/tls/privkey.pem\";\n};\n",
+		  ":3: tls.private_key: set tls.certificate and tls.private_key together" },
+		{ MINIMAL "tls = {\n certificate = 5;\n private_key = \"k.pem\";\n};\n",
+		  ":3: tls.certificate: must be a string" },
+		{ MINIMAL "tls = {\n state_dir = \"\";\n};\n", ":3: tls.state_dir: must not be empty" },
+		{ MINIMAL "tls = {\n key = \"k.pem\";\n};\n", ":3: tls.key: unknown option" },
+		{ MINIMAL "tls = \"on\";\n", ":2: tls: must be a group" },
+	};
+	struct config cfg;
+	char err[512];
+
+	ck_assert_msg(load(MINIMAL, &cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(cfg.tls.certificate, "");
+	ck_assert_str_eq(cfg.tls.private_key, "");
+	ck_assert_str_eq(cfg.tls.state_dir, TINCAN_LOCALSTATEDIR);
+	config_free(&cfg);
+
+	/* Relative paths are relative to the config file's folder (/tmp here). */
+	ck_assert_msg(load(MINIMAL "tls = { certificate = \"tls/fullchain.pem\"; private_key = \"/k.pem\"; state_dir = \"state\"; };\n",
+			   &cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(cfg.tls.certificate, "/tmp/tls/fullchain.pem");
+	ck_assert_str_eq(cfg.tls.private_key, "/k.pem");
+	ck_assert_str_eq(cfg.tls.state_dir, "/tmp/state");
+	config_free(&cfg);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		int rc = load(cases[i].text, &cfg, err, sizeof(err));
+		ck_assert_msg(rc == -EINVAL, "case %zu: rc %d (%s)", i, rc, err);
+		ck_assert_msg(strstr(err, cases[i].want) && strncmp(err, "/tmp/tincan-core-", 17) == 0,
+			      "case %zu: got \"%s\", want \"%s\"", i, err, cases[i].want);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("core");
@@ -723,6 +768,7 @@ int main(void)
 	tcase_add_test(tc, test_config_relay_default_route);
 	tcase_add_test(tc, test_config_shipped_production);
 	tcase_add_test(tc, test_config_docs_agree);
+	tcase_add_test(tc, test_config_tls);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
