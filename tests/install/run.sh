@@ -219,6 +219,12 @@ fi
 # remove, purge.
 # ---------------------------------------------------------------------------------------------
 
+# The package build runs `make check` (dh_auto_test) with a list of fast tests that excludes this
+# one; if that list were ever lost, this test would build packages inside package builds forever.
+if [ -n "${TINCAN_INSTALL_TEST_RUNNING:-}" ]; then
+	echo "ERROR: tests/install/run.sh started inside itself (from dh_auto_test); debian/rules must not run it"
+	exit 99
+fi
 if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP: the install test needs root (debootstrap, chroot, namespaces)"
 	exit 77
@@ -237,6 +243,11 @@ if [ -z "${TINCAN_INSTALL_NS:-}" ]; then
 	exec unshare --mount --propagation private --pid --fork --mount-proc "$SELF" "$@"
 fi
 
+export TINCAN_INSTALL_TEST_RUNNING=1
+# Under `make check` the test harness's make exports MAKEFLAGS with its own command-line variables
+# (TEST_LOGS=<every test>): the package build's make must not inherit them, or dh_auto_test's
+# TESTS list is ignored.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES GNUMAKEFLAGS
 START=$(date +%s)
 WORK=$(mktemp -d /var/tmp/tincan-install.XXXXXX)
 ROOT=$WORK/root
