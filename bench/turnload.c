@@ -1163,6 +1163,9 @@ struct result {
 	int n_cores;
 	double core_util[MAX_CPUS];
 	bool pass;
+	/* The generator, not the server, may have set the pace: it was busy all the window while
+	 * the server was not, or it could not send at the offered rate. */
+	bool gen_limited;
 };
 
 static uint32_t trial_seq;
@@ -1253,6 +1256,8 @@ static void trial(struct result *res, const char *kind, double rate, double dur)
 	for (int i = 0; i < nc; i++)
 		res->core_util[i] = t1[i] > t0[i] ? (double)(b1[i] - b0[i]) / (double)(t1[i] - t0[i]) : 0;
 	res->pass = res->tx_win > 0 && res->rx_win > 0 && res->loss_pct <= opt.loss_tol;
+	res->gen_limited = (rate > 0 && res->tx_pps < 0.97 * rate) ||
+			   (res->gen_busy > 0.95 && measured_pid && res->srv_util < 0.9);
 }
 
 /* ---- output ---- */
@@ -1277,9 +1282,9 @@ static void print_row(const struct result *r)
 	else
 		snprintf(offered, sizeof(offered), "flat");
 	printf("%-10s %9s %9.0f %9.0f %8.1f %7.3f %8.1f %8.1f %8.1f %8.1f %6.1f %9.3f %5.0f %5.0f %6" PRIu64
-	       "\n", r->kind, offered, r->tx_pps, r->rx_pps, r->mbps, r->loss_pct, r->p50, r->p99,
+	       "%s\n", r->kind, offered, r->tx_pps, r->rx_pps, r->mbps, r->loss_pct, r->p50, r->p99,
 	       r->p999, r->pmax, r->srv_util * 100, r->cpu_s_per_mpkt, r->gen_cpu_util * 100,
-	       r->gen_busy * 100, r->gen_drops);
+	       r->gen_busy * 100, r->gen_drops, r->gen_limited ? "  generator-bound" : "");
 	fflush(stdout);
 }
 
@@ -1288,12 +1293,13 @@ static void json_result(FILE *f, const struct result *r)
 	fprintf(f, "{\"kind\":\"%s\",\"rate\":%.0f,\"tx_pps\":%.1f,\"rx_pps\":%.1f,\"mbps\":%.2f,"
 		"\"loss_pct\":%.4f,\"p50_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,\"max_us\":%.2f,"
 		"\"srv_cpu_s\":%.3f,\"srv_util\":%.3f,\"cpu_s_per_mpkt\":%.4f,\"gen_cpu_util\":%.3f,"
-		"\"gen_busy\":%.3f,\"gen_drops\":%" PRIu64 ",\"stray\":%" PRIu64
+		"\"gen_busy\":%.3f,\"gen_limited\":%s,\"gen_drops\":%" PRIu64 ",\"stray\":%" PRIu64
 		",\"kernel_rcvbuf_drops\":%" PRIu64 ",\"kernel_backlog_drops\":%" PRIu64
 		",\"send_err\":%" PRIu64 ",\"tx\":%" PRIu64
 		",\"rx\":%" PRIu64 ",\"core_util\":[", r->kind, r->rate, r->tx_pps, r->rx_pps, r->mbps,
 		r->loss_pct, r->p50, r->p99, r->p999, r->pmax, r->srv_cpu_s, r->srv_util,
-		r->cpu_s_per_mpkt, r->gen_cpu_util, r->gen_busy, r->gen_drops, r->stray,
+		r->cpu_s_per_mpkt, r->gen_cpu_util, r->gen_busy, r->gen_limited ? "true" : "false",
+		r->gen_drops, r->stray,
 		r->kernel_drops, r->backlog_drops, r->send_err, r->tx_win, r->rx_win);
 	for (int i = 0; i < r->n_cores; i++)
 		fprintf(f, "%s%.3f", i ? "," : "", r->core_util[i]);
@@ -1356,8 +1362,9 @@ static void usage(FILE *f)
 "\n"
 "Prints a table (one row per trial: offered, tx and rx pps, Mbit/s of payload received, loss %%,\n"
 "one-way latency percentiles in us, server CPU %% and CPU seconds per million relayed packets,\n"
-"generator CPU %% and busy %%, datagrams dropped on the generator's own sockets), then one JSON\n"
-"line with everything. Exit status: 0, 1 if no pair could be set up, 2 for bad usage.\n",
+"generator CPU %% and busy %%, datagrams dropped on the generator's own sockets; \"generator-\n"
+"bound\" if the generator, not the server, set the pace), then one JSON line with everything.\n"
+"Exit status: 0, 1 if no pair could be set up, 2 for bad usage.\n",
 		PAYLOAD_MIN, PAYLOAD_MAX, BURST_MAX);
 }
 
@@ -1548,6 +1555,7 @@ int main(int argc, char **argv)
 	unsigned nres = 0, n_ready = 0, n_failed = 0;
 	double alloc_rate = 0, alloc_s = 0, perm_s = 0, ceiling = 0, saturation = 0;
 	double alloc_srv_cpu = 0, alloc_gen_cpu = 0;
+	bool ceiling_gen_limited = false;
 	long rss0 = -1, rss1 = -1;
 	struct fwd fwd = { 0 };
 	pid_t fwd_pid = 0;
@@ -1691,8 +1699,10 @@ int main(int argc, char **argv)
 				print_row(&res[nres]);
 				if (res[nres].pass) {
 					lo = r;
-					if (res[nres].rx_pps > ceiling)
+					if (res[nres].rx_pps > ceiling) {
 						ceiling = res[nres].rx_pps;
+						ceiling_gen_limited = res[nres].gen_limited;
+					}
 				} else {
 					hi = r;
 				}
@@ -1734,14 +1744,14 @@ int main(int argc, char **argv)
 	       "\"alloc_per_s\":%.1f,\"alloc_s\":%.4f,\"alloc_srv_cpu_s\":%.3f,"
 	       "\"alloc_gen_cpu_s\":%.3f,\"perm_s\":%.4f,\"rss_before_kib\":%ld,"
 	       "\"rss_after_kib\":%ld,\"rss_per_1k_alloc_kib\":%.1f,\"saturation_pps\":%.1f,"
-	       "\"ceiling_pps\":%.1f,\"trials\":[",
+	       "\"ceiling_pps\":%.1f,\"ceiling_gen_limited\":%s,\"trials\":[",
 	       opt.label, opt.forwarder ? "forwarder" : "turn",
 	       opt.forwarder ? (opt.fwd_hops == 2 ? "forward2" : "forward1") :
 	       opt.mode == MODE_CHANNEL ? "channel" : "indication", opt.size, NC, opt.threads,
 	       opt.burst, n_ready, n_failed, alloc_rate, alloc_s, alloc_srv_cpu, alloc_gen_cpu, perm_s,
 	       rss0, rss1,
 	       rss0 >= 0 && rss1 >= 0 ? (double)(rss1 - rss0) * 1000.0 / NC : -1.0, saturation,
-	       ceiling);
+	       ceiling, ceiling_gen_limited ? "true" : "false");
 	for (unsigned i = 0; i < nres; i++) {
 		if (i)
 			putchar(',');
