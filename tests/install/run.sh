@@ -10,7 +10,7 @@
 #     installed by apt, cached in $TINCAN_TEST_CACHE (/var/cache/tincan-test) per week and
 #     dependency list, so only the first run of a week downloads it (about 70 s).
 #  3. Lists the root's files, then `apt-get install ./tincan_*.deb` and checks what it installed:
-#     files, conffile, user, permissions, generated secrets and certificate, enabled unit,
+#     files, conffile, user, permissions, generated secrets, enabled unit,
 #     `systemd-analyze verify` and `security` (exposure at most 2.0), man pages that render.
 #  4. Runs the unit's ExecStartPre and ExecStart as user tincan in the root (systemd is not PID 1
 #     here), with the shipped configuration untouched: health, the call page, a STUN Binding,
@@ -23,7 +23,7 @@
 #     behind (compared with the list from step 3).
 #
 # Not yet: health over HTTPS (plain HTTP until tincand terminates TLS: the TLS issue switches the
-# checks below to https:// with the self-signed certificate from /var/lib/tincan) and "SIGHUP
+# checks below to https:// with the self-signed certificate tincand makes in /var/lib/tincan) and "SIGHUP
 # reloads without dropping an allocation" (reload is not implemented: tincand logs that it is not
 # supported; the check is marked SKIP below and must become a real one with reload).
 #
@@ -378,13 +378,9 @@ perms /etc/tincan/tincan.conf "root:tincan 640"
 perms /var/lib/tincan "tincan:tincan 750"
 perms /var/lib/tincan/turn-secret "tincan:tincan 600"
 perms /var/lib/tincan/token-secret "tincan:tincan 600"
-perms /var/lib/tincan/selfsigned.key "tincan:tincan 600"
 for s in turn-secret token-secret; do
 	[ "$(tr -d '\n' <"$ROOT/var/lib/tincan/$s" | wc -c)" -eq 44 ] || fail "$s is not 44 characters"
 done
-openssl x509 -in "$ROOT/var/lib/tincan/selfsigned.crt" -noout -checkend 86400 >/dev/null &&
-	ok "self-signed certificate: $(openssl x509 -in "$ROOT/var/lib/tincan/selfsigned.crt" -noout -subject -ext subjectAltName | tr '\n' ' ')" ||
-	fail "no valid self-signed certificate"
 sha256sum "$ROOT"/var/lib/tincan/* >"$WORK/state.sha256"
 [ -L "$ROOT/etc/systemd/system/multi-user.target.wants/tincan.service" ] &&
 	ok "tincan.service is enabled (multi-user.target.wants)" || fail "tincan.service is not enabled"
@@ -413,6 +409,14 @@ out=$(as_tincan /usr/sbin/tincand --check-config 2>&1) &&
 # 4. The service, configuration untouched.
 echo "== service with the shipped configuration"
 unshare --net "$SELF" --netns pristine || failed=1
+# With no tls.certificate configured, tincand makes a self-signed pair in its state folder.
+if [ -f "$ROOT/var/lib/tincan/selfsigned-cert.pem" ]; then
+	perms /var/lib/tincan/selfsigned-key.pem "tincan:tincan 600"
+	ok "tincand made its self-signed certificate: $(openssl x509 -in "$ROOT/var/lib/tincan/selfsigned-cert.pem" -noout -subject)"
+else
+	echo "   not yet: no self-signed certificate in /var/lib/tincan (tincand does not start TLS yet)"
+fi
+sha256sum "$ROOT"/var/lib/tincan/* >"$WORK/state.sha256"
 
 # 5. An admin's edit, a reinstall, the relay.
 echo "== admin edits /etc/tincan/tincan.conf, reinstall"
