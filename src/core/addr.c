@@ -222,9 +222,10 @@ size_t addr_embedded_v4(const struct sockaddr_storage *a, struct sockaddr_storag
 	if (a->ss_family != AF_INET6)
 		return 0;
 	ip = in6->sin6_addr.s6_addr;
-	/* IPv4-compatible ::a.b.c.d (deprecated, RFC 4291 §2.5.5.1), incl. :: and ::1, whose
-	 * 0.0.0.0 and 0.0.0.1 the IPv4 rules refuse anyway. */
-	if (memcmp(ip, zero12, 12) == 0) {
+	/* IPv4-compatible ::a.b.c.d (deprecated, RFC 4291 §2.5.5.1). :: and ::1 are not: they are
+	 * the unspecified and loopback addresses, judged as themselves (so that allowing ::1 is
+	 * not undone by the 0.0.0.1 it would "embed"). */
+	if (memcmp(ip, zero12, 12) == 0 && (ip[12] | ip[13] | ip[14] || ip[15] > 1)) {
 		v4_from(&out[0], ip + 12, 0, in6->sin6_port);
 		return 1;
 	}

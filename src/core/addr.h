@@ -53,7 +53,7 @@ void addr_canonical(struct sockaddr_storage *a);
 
 /*
  * The IPv4 addresses that an IPv6 address @a hands traffic to: IPv4-compatible ::a.b.c.d
- * (::/96), NAT64 64:ff9b::a.b.c.d (RFC 6052), 6to4 2002:AABB:CCDD::/48 (RFC 3056) and Teredo
+ * (::/96 but :: and ::1), NAT64 64:ff9b::a.b.c.d (RFC 6052), 6to4 2002:AABB:CCDD::/48 (RFC 3056) and Teredo
  * 2001:0:SSSS:SSSS:...:CCCC:CCCC (RFC 4380: the server, and the client XOR 0xffffffff). Writes
  * them as AF_INET (port copied from @a) into @out and returns how many (0..2); 0 for IPv4 or any
  * other IPv6 address. IPv4-mapped addresses are addr_canonical()'s business.

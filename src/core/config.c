@@ -36,6 +36,8 @@ enum opt_type {
 	OPT_STRING,   /* char[size], non-empty unless min == 0 */
 	OPT_LEVEL,    /* log level name */
 	OPT_HOSTPORT, /* "ip:port"; min is the default port */
+	OPT_HOSTPORTS, /* "ip:port" or a list of them: sockaddr_storage[] at off, size_t at off2 */
+	OPT_RELAYS,   /* turn.relay_address: an IP, or a list of one IPv4 and/or one IPv6 */
 	OPT_IP,       /* numeric IP, stored with port 0 */
 	OPT_PATH,     /* char[PATH_MAX], relative to the config file's folder */
 	OPT_SECRET,   /* struct cred_secret; "" = random; bool at off2 says "configured" */
@@ -59,8 +61,9 @@ struct opt {
 
 static const struct opt options[] = {
 	{ "log_level", OPT_LEVEL, 0, 0, "info", F(log_level), 0, 0 },
-	{ "turn.listen", OPT_HOSTPORT, 3478, 0, "0.0.0.0:3478", F(turn.listen), 0, 0 },
-	{ "turn.relay_address", OPT_IP, 0, 0, NULL, F(turn.relay_ip), 0, 0 },
+	{ "turn.listen", OPT_HOSTPORTS, 3478, CONFIG_LISTEN_MAX, "0.0.0.0:3478", F(turn.listens),
+	  F(turn.n_listen), 0 },
+	{ "turn.relay_address", OPT_RELAYS, 0, 0, NULL, 0, 0, 0 },
 	{ "turn.relay_port_min", OPT_PORT, 1024, 65535, "49152", F(turn.relay_port_min), 0, 0 },
 	{ "turn.relay_port_max", OPT_PORT, 1024, 65535, "65535", F(turn.relay_port_max), 0, 0 },
 	{ "turn.external_address", OPT_STRING, 0, 0, NULL, F(turn.external_host), 0,
@@ -292,6 +295,88 @@ static int read_secret_file(struct load_ctx *c, const struct opt *o, const confi
 	return err;
 }
 
+/*
+ * The elements of a setting that may be one string or a list of strings: @s itself (or the
+ * default @text when @s is NULL) as element 0, or the list's elements. Returns the count and
+ * stores element @i's text via get_elem(); -1 if @s is neither a string nor a list of strings.
+ */
+static int str_or_list_len(const config_setting_t *s)
+{
+	if (!s || config_setting_type(s) == CONFIG_TYPE_STRING)
+		return 1;
+	if (!config_setting_is_list(s) && !config_setting_is_array(s))
+		return -1;
+	return config_setting_length(s);
+}
+
+static const char *str_or_list_elem(const config_setting_t *s, const char *text, int i)
+{
+	if (!s)
+		return text;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING)
+		return config_setting_get_string(s);
+	return config_setting_get_string_elem(s, (unsigned)i);
+}
+
+/* turn.listen and the like: one "ip:port" or a list of 1..o->max of them, all different. */
+static int parse_hostports(struct load_ctx *c, const struct opt *o, const config_setting_t *s,
+			   const char *text)
+{
+	struct sockaddr_storage *v = field(c->cfg, o->off);
+	size_t *count = field(c->cfg, o->off2);
+	int n = str_or_list_len(s);
+
+	if (n < 0)
+		return fail(c, s, o->path, "must be a string or a list of strings: [ \"0.0.0.0:%lld\", \"[::]:%lld\" ]",
+			    o->min, o->min);
+	if (n == 0 || n > o->max)
+		return fail(c, s, o->path, "must name 1 to %lld addresses", o->max);
+	for (int i = 0; i < n; i++) {
+		const char *t = str_or_list_elem(s, text, i);
+
+		if (!t)
+			return fail(c, s, o->path, "element %d is not a string", i + 1);
+		if (addr_parse_hostport(t, (uint16_t)o->min, &v[i]))
+			return fail(c, s, o->path,
+				    "\"%s\" is not a numeric address with optional port (e.g. 0.0.0.0:%lld or [::]:%lld)",
+				    t, o->min, o->min);
+		for (int k = 0; k < i; k++)
+			if (addr_equal(&v[k], &v[i]))
+				return fail(c, s, o->path, "\"%s\" is named twice", t);
+	}
+	*count = (size_t)n;
+	return 0;
+}
+
+/* turn.relay_address: one IP, or a list of at most one IPv4 and one IPv6 address. */
+static int parse_relays(struct load_ctx *c, const struct opt *o, const config_setting_t *s)
+{
+	struct config *cfg = c->cfg;
+	int n = str_or_list_len(s);
+
+	if (n < 0)
+		return fail(c, s, o->path, "must be a string or a list of strings: [ \"203.0.113.10\", \"2001:db8::10\" ]");
+	if (n == 0 || n > 2)
+		return fail(c, s, o->path, "must name one or two addresses (one IPv4, one IPv6)");
+	for (int i = 0; i < n; i++) {
+		const char *t = str_or_list_elem(s, NULL, i);
+		struct sockaddr_storage a, *slot;
+
+		if (!t)
+			return fail(c, s, o->path, "element %d is not a string", i + 1);
+		if (addr_parse_ip(t, 0, &a))
+			return fail(c, s, o->path, "\"%s\" is not a numeric IPv4 or IPv6 address", t);
+		addr_canonical(&a);
+		slot = a.ss_family == AF_INET ? &cfg->turn.relay_v4 : &cfg->turn.relay_v6;
+		if (slot->ss_family)
+			return fail(c, s, o->path, "at most one IPv4 and one IPv6 address");
+		*slot = a;
+		if (i == 0)
+			cfg->turn.relay_ip = a;
+	}
+	return 0;
+}
+
 /* Applies one value to its target. @s is the setting (NULL when applying the default @text). */
 static int opt_apply(struct load_ctx *c, const struct opt *o, const config_setting_t *s,
 		     const char *text)
@@ -325,6 +410,10 @@ static int opt_apply(struct load_ctx *c, const struct opt *o, const config_setti
 		return parse_cidr_list(c, o, s, NULL, (size_t)config_setting_length(s));
 	case OPT_USERS:
 		return s ? parse_users(c, o, s) : 0;
+	case OPT_HOSTPORTS:
+		return parse_hostports(c, o, s, text);
+	case OPT_RELAYS:
+		return s ? parse_relays(c, o, s) : 0;
 	default:
 		break;
 	}
@@ -460,21 +549,43 @@ static int finish(struct load_ctx *c, const config_t *lc)
 			    "%u is above turn.relay_port_max (%u)", cfg->turn.relay_port_min,
 			    cfg->turn.relay_port_max);
 
+	cfg->turn.listen = cfg->turn.listens[0];
 	if (cfg->turn.relay_ip.ss_family == 0) {
-		/* Default: relay on the listen address. If that is a wildcard, the relayed address
-		 * sent to clients must still be one they can reach: take the address of the default
-		 * route (IPv4 first: the relay is IPv4 only for now), as a single-homed server has. */
-		struct sockaddr_storage a = cfg->turn.listen;
-		addr_set_port(&a, 0);
-		addr_ip_str(&a, ip);
-		if (strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "::") == 0) {
-			if (default_route_source(AF_INET, &a) && default_route_source(AF_INET6, &a))
-				return fail(c, config_lookup(lc, "turn.listen"), "turn.relay_address",
-					    "not set, and this machine has no default route to take it from: set the IP clients reach the relay on, or listen on one address");
-			log_info("turn.relay_address is not set: relaying on %s, the address of the default route",
-				 addr_ip_str(&a, ip));
+		/* Default: relay on the listen addresses, one per family. A wildcard one gives the
+		 * address of its family's default route, as a single-homed server has: the relayed
+		 * address sent to clients must be one they can reach. */
+		bool wildcard = false;
+
+		for (size_t i = 0; i < cfg->turn.n_listen; i++) {
+			struct sockaddr_storage a = cfg->turn.listens[i];
+			struct sockaddr_storage *slot = a.ss_family == AF_INET ? &cfg->turn.relay_v4
+									       : &cfg->turn.relay_v6;
+			if (slot->ss_family)
+				continue;
+			addr_set_port(&a, 0);
+			addr_ip_str(&a, ip);
+			if (strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "::") == 0) {
+				wildcard = true;
+				if (default_route_source(a.ss_family, &a))
+					continue;
+				log_info("turn.relay_address is not set: relaying on %s, the address of the default route",
+					 addr_ip_str(&a, ip));
+			}
+			*slot = a;
 		}
-		cfg->turn.relay_ip = a;
+		/* A wildcard of a family without a default route: the other family's route. */
+		if (!cfg->turn.relay_v4.ss_family && !cfg->turn.relay_v6.ss_family && wildcard) {
+			if (!default_route_source(AF_INET, &cfg->turn.relay_v4) ||
+			    !default_route_source(AF_INET6, &cfg->turn.relay_v6))
+				log_info("turn.relay_address is not set: relaying on %s, the address of the default route",
+					 addr_ip_str(cfg->turn.relay_v4.ss_family ? &cfg->turn.relay_v4
+										 : &cfg->turn.relay_v6, ip));
+		}
+		if (!cfg->turn.relay_v4.ss_family && !cfg->turn.relay_v6.ss_family)
+			return fail(c, config_lookup(lc, "turn.listen"), "turn.relay_address",
+				    "not set, and this machine has no default route to take it from: set the IP clients reach the relay on, or listen on one address");
+		cfg->turn.relay_ip = cfg->turn.relay_v4.ss_family ? cfg->turn.relay_v4
+								  : cfg->turn.relay_v6;
 	}
 	if (!cfg->turn.external_host[0])
 		addr_ip_str(&cfg->turn.relay_ip, cfg->turn.external_host);

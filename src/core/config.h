@@ -19,6 +19,7 @@
 
 #define CONFIG_NAME_MAX 128 /* bytes including NUL: realm, user names, passwords */
 #define CONFIG_HOST_MAX 256
+#define CONFIG_LISTEN_MAX 8 /* turn.listen addresses */
 
 /* A static long-term credential user (RFC 8489 §9.2), for CLI clients and tests. */
 struct config_user {
@@ -31,8 +32,15 @@ struct config {
 	int log_level;                /* enum log_level */
 
 	struct {
-		struct sockaddr_storage listen;        /* UDP listen address and port */
-		struct sockaddr_storage relay_ip;      /* relay sockets bind here (port 0) */
+		struct sockaddr_storage listen;        /* the first UDP listen address and port */
+		/* Every UDP listen address, listens[0] == listen ("turn.listen" is a string or a
+		 * list). */
+		struct sockaddr_storage listens[CONFIG_LISTEN_MAX];
+		size_t n_listen;
+		struct sockaddr_storage relay_ip;      /* the first relay address (port 0) */
+		/* The relay address of each family (port 0), family 0 if none: a relayed address is
+		 * on relay_v4 or relay_v6, as the client's REQUESTED-ADDRESS-FAMILY asks. */
+		struct sockaddr_storage relay_v4, relay_v6;
 		uint16_t relay_port_min;               /* inclusive, host order */
 		uint16_t relay_port_max;               /* inclusive, host order */
 		char external_host[CONFIG_HOST_MAX];   /* host in stun:/turn: URLs given to browsers */

@@ -1,9 +1,9 @@
 /*
  * alloc: TURN allocations, permissions and channels (RFC 8656 §7, §9, §12), and the relay port pool.
  *
- * Ownership is a tree: a worker owns its allocations; an allocation owns its relay socket, its read
- * event, its lifetime timer, its permissions and its channels; each permission and channel owns its
- * own timer. Destroying a node destroys its subtree and cancels every timer in it, so an expiry is
+ * Ownership is a tree: a worker owns its allocations; an allocation owns its relay sockets (one per
+ * family it holds) with their read events, its lifetime timer, its permissions and its channels;
+ * each permission and channel owns its own timer. Destroying a node destroys its subtree and cancels every timer in it, so an expiry is
  * one call and turn_server_stop is one loop over the allocations.
  *
  * Everything here runs on the owning worker's thread; nothing here is on the per-datagram path
@@ -292,13 +292,22 @@ static void alloc_expired(evutil_socket_t fd, short what, void *arg)
 	turn_alloc_destroy(al);
 }
 
-struct turn_alloc *turn_alloc_find(struct turn_worker *w, const struct sockaddr_storage *client)
+static void tuple_set(struct turn_5tuple *t, const struct turn_listener *lis,
+		      const struct sockaddr_storage *client)
 {
-	struct turn_key k;
+	memset(t, 0, sizeof(*t));
+	turn_key_set(&t->client, client, true);
+	t->listener = lis->idx;
+}
+
+struct turn_alloc *turn_alloc_find(struct turn_worker *w, const struct turn_listener *lis,
+				   const struct sockaddr_storage *client)
+{
+	struct turn_5tuple t;
 	struct turn_alloc *al;
 
-	turn_key_set(&k, client, true);
-	HASH_FIND(hh, w->allocs, &k, sizeof(k), al);
+	tuple_set(&t, lis, client);
+	HASH_FIND(hh, w->allocs, &t, sizeof(t), al);
 	return al;
 }
 
@@ -315,68 +324,142 @@ uint32_t turn_alloc_remaining(const struct turn_alloc *al)
 	return al->expires > now ? (uint32_t)(al->expires - now) : 0;
 }
 
-/* Opens the relay socket: non-blocking UDP on the relay IP's family, with DF if asked. */
+/* Opens a relay socket: non-blocking UDP of @family; IPv6 ones IPV6_V6ONLY, so that an
+ * IPv4-mapped peer address can never sneak IPv4 traffic out of them; DF if asked. */
 static int relay_socket(int family, bool dont_fragment)
 {
 	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, err;
 
 	if (fd < 0)
 		return -errno;
+	if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
 	if (dont_fragment) {
 		/* DONT-FRAGMENT (RFC 8656 §14.8): set DF on datagrams to peers and never fragment
-		 * locally; a too-big datagram then fails instead of being fragmented. */
-		int v = IP_PMTUDISC_DO;
-		if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof(v)) < 0) {
-			int err = -errno;
-			close(fd);
-			return err;
-		}
+		 * locally; a too-big datagram then fails instead of being fragmented. IPv6 routers
+		 * never fragment: there it is "do not fragment at the source". */
+		int v4 = IP_PMTUDISC_DO, v6 = IPV6_PMTUDISC_DO;
+
+		if (family == AF_INET &&
+		    setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v4, sizeof(v4)) < 0)
+			goto fail;
+		if (family == AF_INET6 &&
+		    (setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v6, sizeof(v6)) < 0 ||
+		     setsockopt(fd, IPPROTO_IPV6, IPV6_DONTFRAG, &one, sizeof(one)) < 0))
+			goto fail;
 	}
 	return fd;
+
+fail:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Releases a relay: its event, socket and port. Safe on a relay that was never opened. */
+static void relay_close(struct turn_relay *r, struct turn_worker *w, int fam)
+{
+	if (r->ev)
+		event_free(r->ev);
+	r->ev = NULL;
+	if (r->port)
+		port_mark(&w->ports[fam], r->port, false);
+	r->port = 0;
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+}
+
+/*
+ * Opens the relayed address of family index @fam for @al on @ip (port 0): a socket bound to a free
+ * port of the worker's pool for that family (even if @even) and its read event.
+ * Returns 0; -EADDRNOTAVAIL if the pool has no free port; another negative errno otherwise.
+ */
+static int relay_open(struct turn_alloc *al, int fam, const struct sockaddr_storage *ip,
+		      bool even, bool dont_fragment)
+{
+	struct turn_worker *w = al->w;
+	struct turn_relay *r = &al->relay[fam];
+	int port;
+
+	r->al = al;
+	r->fd = relay_socket(ip->ss_family, dont_fragment);
+	if (r->fd < 0)
+		return r->fd;
+	port = ports_bind(&w->ports[fam], r->fd, ip, even);
+	if (port < 0) {
+		close(r->fd);
+		r->fd = -1;
+		return port;
+	}
+	r->port = (uint16_t)port;
+	r->addr = *ip;
+	addr_set_port(&r->addr, r->port);
+	r->ev = event_new(w->base, r->fd, EV_READ | EV_PERSIST, turn_relay_from_peer, r);
+	if (!r->ev || event_add(r->ev, NULL) < 0) {
+		relay_close(r, w, fam);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* "[relayed IPv4] [relayed IPv6]" for log lines. */
+static const char *relays_str(const struct turn_alloc *al, char buf[2 * ADDR_STRLEN + 2])
+{
+	char a[ADDR_STRLEN];
+
+	buf[0] = '\0';
+	for (int f = 0; f < TURN_FAMILIES; f++)
+		if (al->relay[f].fd >= 0)
+			snprintf(buf + strlen(buf), 2 * ADDR_STRLEN + 2 - strlen(buf), "%s%s",
+				 buf[0] ? " " : "", addr_str(&al->relay[f].addr, a));
+	return buf;
 }
 
 int turn_alloc_create(struct turn_alloc **out, struct turn_worker *w,
-		      const struct turn_alloc_req *rq)
+		      const struct turn_alloc_req *rq, int *addr_err)
 {
 	const struct config *cfg;
 	struct turn_alloc *al;
-	char ca[ADDR_STRLEN], sa[ADDR_STRLEN], ra[ADDR_STRLEN];
-	int err = 0, port;
+	char ca[ADDR_STRLEN], sa[ADDR_STRLEN], ra[2 * ADDR_STRLEN + 2];
+	int err = 0, fam;
 
-	if (!out || !w || !rq || !rq->client || !rq->user || !rq->lifetime)
+	if (!out || !w || !rq || !rq->client || !rq->lis || !rq->user || !rq->lifetime ||
+	    (rq->family != AF_INET && rq->family != AF_INET6))
 		return -EINVAL;
 	cfg = w->srv->cfg;
+	fam = turn_fam(rq->family);
+	if (addr_err)
+		*addr_err = 0;
 
 	al = calloc(1, sizeof(*al));
 	if (!al)
 		return -ENOMEM;
-	al->fd = -1;
 	al->w = w;
+	al->lis = rq->lis;
 	al->client = *rq->client;
-	turn_key_set(&al->key, rq->client, true);
+	tuple_set(&al->key, rq->lis, rq->client);
 	snprintf(al->user, sizeof(al->user), "%s", rq->user);
+	for (int f = 0; f < TURN_FAMILIES; f++)
+		al->relay[f].fd = -1;
 
-	al->fd = relay_socket(cfg->turn.relay_ip.ss_family, rq->dont_fragment);
-	if (al->fd < 0) {
-		err = al->fd;
+	/* The relayed address asked for, then the additional IPv6 one of a dual-stack request: its
+	 * failure only costs that address (reported in ADDRESS-ERROR-CODE, RFC 8656 §7.2). */
+	err = relay_open(al, fam, fam == TURN_V4 ? &cfg->turn.relay_v4 : &cfg->turn.relay_v6,
+			 rq->even_port, rq->dont_fragment);
+	if (err)
 		goto out;
-	}
-	port = ports_bind(&w->ports, al->fd, &cfg->turn.relay_ip, rq->even_port);
-	if (port < 0) {
-		err = port;
-		goto out;
-	}
-	al->port = (uint16_t)port;
-	al->relayed = cfg->turn.relay_ip;
-	addr_set_port(&al->relayed, al->port);
+	if (rq->additional_v6) {
+		int e = cfg->turn.relay_v6.ss_family != AF_INET6 ? -EAFNOSUPPORT :
+			relay_open(al, TURN_V6, &cfg->turn.relay_v6, false, rq->dont_fragment);
 
-	al->ev = event_new(w->base, al->fd, EV_READ | EV_PERSIST, turn_relay_from_peer, al);
+		if (e && addr_err)
+			*addr_err = e == -EAFNOSUPPORT ? 440 : 508;
+	}
+
 	al->timer = evtimer_new(w->base, alloc_expired, al);
-	if (!al->ev || !al->timer) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (event_add(al->ev, NULL) < 0) {
+	if (!al->timer) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -384,14 +467,8 @@ int turn_alloc_create(struct turn_alloc **out, struct turn_worker *w,
 
 out:
 	if (err) {
-		if (al->ev)
-			event_free(al->ev);
-		if (al->timer)
-			event_free(al->timer);
-		if (al->port)
-			port_mark(&w->ports, al->port, false);
-		if (al->fd >= 0)
-			close(al->fd);
+		for (int f = 0; f < TURN_FAMILIES; f++)
+			relay_close(&al->relay[f], w, f);
 		free(al);
 		return err;
 	}
@@ -399,10 +476,25 @@ out:
 	TURN_CTR_ADD(w->srv, allocations_now, 1);
 	TURN_CTR_ADD(w->srv, allocations_total, 1);
 	log_info("turn: allocation created: %s -> %s udp, user %s, relayed %s, lifetime %u s",
-		 addr_str(&al->client, ca), addr_str(&w->local, sa), al->user,
-		 addr_str(&al->relayed, ra), rq->lifetime);
+		 addr_str(&al->client, ca), addr_str(&al->lis->local, sa), al->user,
+		 relays_str(al, ra), rq->lifetime);
 	*out = al;
 	return 0;
+}
+
+void turn_alloc_drop_family(struct turn_alloc *al, int fam)
+{
+	struct turn_perm *p, *ptmp;
+	struct turn_chan *c, *ctmp;
+	int family = fam == TURN_V6 ? AF_INET6 : AF_INET;
+
+	HASH_ITER(hh, al->perms, p, ptmp)
+		if (p->key.family == family)
+			perm_destroy(p);
+	HASH_ITER(hh_num, al->chans_num, c, ctmp)
+		if (c->key.family == family)
+			chan_destroy(c);
+	relay_close(&al->relay[fam], al->w, fam);
 }
 
 void turn_alloc_destroy(struct turn_alloc *al)
@@ -410,7 +502,7 @@ void turn_alloc_destroy(struct turn_alloc *al)
 	struct turn_perm *p, *ptmp;
 	struct turn_chan *c, *ctmp;
 	struct turn_worker *w;
-	char ca[ADDR_STRLEN], sa[ADDR_STRLEN], ra[ADDR_STRLEN];
+	char ca[ADDR_STRLEN], sa[ADDR_STRLEN], ra[2 * ADDR_STRLEN + 2];
 
 	if (!al)
 		return;
@@ -420,16 +512,15 @@ void turn_alloc_destroy(struct turn_alloc *al)
 	HASH_ITER(hh_num, al->chans_num, c, ctmp)
 		chan_destroy(c);
 	HASH_DEL(w->allocs, al);
-	event_free(al->ev);
+	relays_str(al, ra);
+	for (int f = 0; f < TURN_FAMILIES; f++)
+		relay_close(&al->relay[f], w, f);
 	event_free(al->timer);
-	close(al->fd);
-	port_mark(&w->ports, al->port, false);
 	TURN_CTR_SUB(w->srv, allocations_now, 1);
 	log_info("turn: allocation deleted: %s -> %s udp, user %s, relayed %s; to peers %llu pkts "
 		 "%llu bytes, to client %llu pkts %llu bytes",
-		 addr_str(&al->client, ca), addr_str(&w->local, sa), al->user,
-		 addr_str(&al->relayed, ra), (unsigned long long)al->pkts_out,
-		 (unsigned long long)al->bytes_out, (unsigned long long)al->pkts_in,
-		 (unsigned long long)al->bytes_in);
+		 addr_str(&al->client, ca), addr_str(&al->lis->local, sa), al->user, ra,
+		 (unsigned long long)al->pkts_out, (unsigned long long)al->bytes_out,
+		 (unsigned long long)al->pkts_in, (unsigned long long)al->bytes_in);
 	free(al);
 }

@@ -42,6 +42,7 @@ static const uint8_t password_algorithms[8] = {
 /* One request being answered. */
 struct req {
 	struct turn_worker *w;
+	struct turn_listener *lis;       /* it came in on: answers go out on it */
 	struct turn_server *srv;
 	const struct sockaddr_storage *from;
 	const struct stun_msg *m;
@@ -107,7 +108,7 @@ static int reply_send(struct req *r, struct stun_builder *b, size_t *len)
 		TURN_CTR_ADD(r->srv, unauth_dropped, 1);
 		return -EAGAIN;
 	}
-	turn_send_client(r->w, r->from, b->buf, n);
+	turn_send_client(r->lis, r->from, b->buf, n);
 	TURN_CTR_ADD(r->srv, requests, 1);
 	if (len)
 		*len = n;
@@ -265,7 +266,8 @@ static int lifetime_get(const struct stun_msg *m, uint32_t *out)
  * Decodes XOR-PEER-ADDRESS @a into @peer, canonical (an IPv4-mapped address becomes IPv4), and
  * checks it. Returns 0, or the error code to answer: 400 malformed; 403 refused (RFC 8656 §21.3,
  * turn_peer_check), before the family check so that a refused address is a 403 whatever its
- * family; 443 not a family of the allocation (RFC 8656 §9.1, §11.1).
+ * family; 443 the allocation has no relayed address of the peer's family (RFC 8656 §9.1,
+ * §11.1; a dual-stack allocation takes both).
  */
 static int peer_get(struct req *r, const struct turn_alloc *al, const struct stun_attr *a,
 		    struct sockaddr_storage *peer)
@@ -277,8 +279,28 @@ static int peer_get(struct req *r, const struct turn_alloc *al, const struct stu
 		TURN_CTR_ADD(r->srv, peer_denied, 1);
 		return 403;
 	}
-	if (peer->ss_family != al->relayed.ss_family)
+	if (al->relay[turn_fam(peer->ss_family)].fd < 0)
 		return 443;
+	return 0;
+}
+
+/*
+ * Decodes REQUESTED-ADDRESS-FAMILY or ADDITIONAL-ADDRESS-FAMILY (RFC 8656 §18.11, §18.12: family
+ * byte, 3 bytes RFFU) into @family (AF_INET / AF_INET6); @def if the request has none. Returns 0,
+ * 400 for a value that is not 4 bytes, or 440 for a family byte other than 0x01 and 0x02.
+ */
+static int family_get(const struct stun_msg *m, uint16_t type, int def, int *family)
+{
+	const struct stun_attr *a = stun_msg_attr(m, type);
+
+	*family = def;
+	if (!a)
+		return 0;
+	if (a->len != 4)
+		return 400;
+	if (a->val[0] != FAMILY_IPV4 && a->val[0] != FAMILY_IPV6)
+		return 440;
+	*family = a->val[0] == FAMILY_IPV4 ? AF_INET : AF_INET6;
 	return 0;
 }
 
@@ -304,19 +326,18 @@ static void on_allocate(struct req *r, struct turn_alloc *al)
 	const struct stun_msg *m = r->m;
 	const struct config *cfg = r->srv->cfg;
 	const struct stun_attr *a, *even, *token;
-	struct turn_alloc_req rq = { .client = r->from, .user = r->user };
-	struct sockaddr_storage relayed;
+	struct turn_alloc_req rq = { .client = r->from, .lis = r->lis, .user = r->user };
 	struct stun_builder b;
 	uint32_t v;
 	size_t len;
-	int err;
+	int err, addr_err = 0;
 
 	/* 1. One allocation per 5-tuple. The same transaction again is a retransmission whose
 	 * answer was lost: resend that answer verbatim (it is the same request, same key). */
 	if (al) {
 		if (memcmp(al->tid, m->tid, STUN_TID_LEN) == 0 && strcmp(al->user, r->user) == 0 &&
 		    al->resp_len) {
-			turn_send_client(r->w, r->from, al->resp, al->resp_len);
+			turn_send_client(r->lis, r->from, al->resp, al->resp_len);
 			TURN_CTR_ADD(r->srv, requests, 1);
 		} else {
 			reply_error(r, 437);
@@ -335,7 +356,7 @@ static void on_allocate(struct req *r, struct turn_alloc *al)
 		return;
 	}
 
-	/* 3. DONT-FRAGMENT is supported: IP_PMTUDISC_DO on the relay socket (alloc.c). */
+	/* 3. DONT-FRAGMENT is supported: DF on the relay socket (alloc.c). */
 	rq.dont_fragment = stun_msg_attr(m, TURN_ATTR_DONT_FRAGMENT) != NULL;
 
 	/* 4-5. EVEN-PORT and RESERVATION-TOKEN. We honour EVEN-PORT without the R bit. We never
@@ -354,18 +375,31 @@ static void on_allocate(struct req *r, struct turn_alloc *al)
 	}
 	rq.even_port = even != NULL;
 
-	/* 6. REQUESTED-ADDRESS-FAMILY: IPv4 relayed addresses only for now (440 otherwise). */
-	a = stun_msg_attr(m, TURN_ATTR_REQUESTED_ADDRESS_FAMILY);
-	if (a && a->len != 4) {
-		reply_error(r, 400);
+	/* 6-7. REQUESTED-ADDRESS-FAMILY and ADDITIONAL-ADDRESS-FAMILY (RFC 8656 §7.2, RFC 6156):
+	 * not both; the family asked for (IPv4 if none) needs a relay address of that family
+	 * (440); a dual-stack request can only add IPv6 (400 for anything else), and not to an
+	 * even port with a reservation (step 4-5). */
+	err = family_get(m, TURN_ATTR_REQUESTED_ADDRESS_FAMILY, AF_INET, &rq.family);
+	if (!err && stun_msg_attr(m, TURN_ATTR_ADDITIONAL_ADDRESS_FAMILY)) {
+		int extra;
+
+		if (stun_msg_attr(m, TURN_ATTR_REQUESTED_ADDRESS_FAMILY) ||
+		    family_get(m, TURN_ATTR_ADDITIONAL_ADDRESS_FAMILY, 0, &extra) ||
+		    extra != AF_INET6 || (even && (even->val[0] & 0x80)))
+			err = 400;
+		rq.additional_v6 = true;
+	}
+	if (err) {
+		reply_error(r, err);
 		return;
 	}
-	if (a && a->val[0] != FAMILY_IPV4) {
+	if ((rq.family == AF_INET ? &cfg->turn.relay_v4 : &cfg->turn.relay_v6)->ss_family !=
+	    rq.family) {
 		reply_error(r, 440);
 		return;
 	}
 
-	/* 7. Lifetime: 0 or less than the default gets the default. */
+	/* 8. Lifetime: 0 or less than the default gets the default. */
 	if (lifetime_get(m, &rq.lifetime)) {
 		reply_error(r, 400);
 		return;
@@ -373,8 +407,8 @@ static void on_allocate(struct req *r, struct turn_alloc *al)
 	if (rq.lifetime == 0)
 		rq.lifetime = TURN_LIFETIME_DEFAULT;
 
-	/* 8. The relayed transport address. */
-	err = turn_alloc_create(&al, r->w, &rq);
+	/* 9. The relayed transport address(es). */
+	err = turn_alloc_create(&al, r->w, &rq, &addr_err);
 	if (err) {
 		if (err == -EADDRNOTAVAIL) {
 			TURN_CTR_ADD(r->srv, port_exhausted, 1);
@@ -386,14 +420,24 @@ static void on_allocate(struct req *r, struct turn_alloc *al)
 		return;
 	}
 
-	/* 9. Success. Behind a 1:1 NAT the relayed address is reported with the external IP. */
-	relayed = al->relayed;
-	if (cfg->turn.external_ip.ss_family == relayed.ss_family) {
-		relayed = cfg->turn.external_ip;
-		addr_set_port(&relayed, al->port);
-	}
+	/* 10. Success: one XOR-RELAYED-ADDRESS per relayed address, the requested family first;
+	 * a dual-stack request that got only one says why in ADDRESS-ERROR-CODE. Behind a 1:1 NAT a
+	 * relayed address is reported with the external IP of its family. */
 	reply_init(r, &b, STUN_CLASS_SUCCESS);
-	stun_build_xor_addr(&b, TURN_ATTR_XOR_RELAYED_ADDRESS, &relayed);
+	for (int i = 0; i < TURN_FAMILIES; i++) {
+		int f = i == 0 ? turn_fam(rq.family) : 1 - turn_fam(rq.family);
+		struct sockaddr_storage relayed = al->relay[f].addr;
+
+		if (al->relay[f].fd < 0)
+			continue;
+		if (cfg->turn.external_ip.ss_family == relayed.ss_family) {
+			relayed = cfg->turn.external_ip;
+			addr_set_port(&relayed, al->relay[f].port);
+		}
+		stun_build_xor_addr(&b, TURN_ATTR_XOR_RELAYED_ADDRESS, &relayed);
+	}
+	if (addr_err)
+		stun_build_address_error(&b, FAMILY_IPV6, addr_err);
 	stun_build_u32(&b, TURN_ATTR_LIFETIME, rq.lifetime);
 	stun_build_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, r->from);
 	if (reply_send(r, &b, &len)) {
@@ -407,27 +451,33 @@ static void on_allocate(struct req *r, struct turn_alloc *al)
 	}
 }
 
-/* Refresh (RFC 8656 §7.3): LIFETIME 0 deletes the allocation. */
+/*
+ * Refresh (RFC 8656 §7.3): LIFETIME 0 deletes the allocation. REQUESTED-ADDRESS-FAMILY names one
+ * of the allocation's relayed addresses (443 if it has none of that family): with LIFETIME 0 on a
+ * dual-stack allocation only that address is deleted.
+ */
 static void on_refresh(struct req *r, struct turn_alloc *al)
 {
-	const struct stun_attr *a;
 	struct stun_builder b;
 	uint32_t lifetime;
+	int family = 0, code;
 
 	if (!al) {
 		reply_error(r, 437);
 		return;
 	}
-	a = stun_msg_attr(r->m, TURN_ATTR_REQUESTED_ADDRESS_FAMILY);
-	if (a && (a->len != 4 || a->val[0] != FAMILY_IPV4)) {
-		reply_error(r, a->len != 4 ? 400 : 443);
+	code = family_get(r->m, TURN_ATTR_REQUESTED_ADDRESS_FAMILY, 0, &family);
+	if (!code && family && al->relay[turn_fam(family)].fd < 0)
+		code = 443;
+	if (!code && lifetime_get(r->m, &lifetime))
+		code = 400;
+	if (code) {
+		reply_error(r, code);
 		return;
 	}
-	if (lifetime_get(r->m, &lifetime)) {
-		reply_error(r, 400);
-		return;
-	}
-	if (lifetime == 0)
+	if (lifetime == 0 && family && al->relay[1 - turn_fam(family)].fd >= 0)
+		turn_alloc_drop_family(al, turn_fam(family));
+	else if (lifetime == 0)
 		turn_alloc_destroy(al);
 	else
 		turn_alloc_refresh(al, lifetime);
@@ -533,7 +583,7 @@ static void on_send(struct req *r)
 
 	if (m->n_unknown)
 		return; /* RFC 8489 §6.3.2: an indication with unknown required attributes is dropped */
-	al = turn_alloc_find(r->w, r->from);
+	al = turn_alloc_find(r->w, r->lis, r->from);
 	pa = stun_msg_attr(m, TURN_ATTR_XOR_PEER_ADDRESS);
 	data = stun_msg_attr(m, TURN_ATTR_DATA);
 	if (!al || !pa || !data || stun_attr_xor_addr(m, pa, &peer))
@@ -544,16 +594,15 @@ static void on_send(struct req *r)
 		TURN_CTR_ADD(r->srv, peer_denied, 1);
 		return;
 	}
-	if (peer.ss_family != al->relayed.ss_family)
-		return;
 	turn_relay_send_indication(al, &peer, data->val, data->len);
 }
 
-void turn_request_handle(struct turn_worker *w, const struct sockaddr_storage *from,
+void turn_request_handle(struct turn_listener *lis, const struct sockaddr_storage *from,
 			 const uint8_t *buf, size_t len)
 {
+	struct turn_worker *w = lis->w;
 	struct stun_msg m;
-	struct req r = { .w = w, .srv = w->srv, .from = from, .m = &m };
+	struct req r = { .w = w, .lis = lis, .srv = w->srv, .from = from, .m = &m };
 	struct turn_alloc *al;
 
 	if (stun_msg_parse(&m, buf, len)) {
@@ -583,7 +632,7 @@ void turn_request_handle(struct turn_worker *w, const struct sockaddr_storage *f
 		return;
 	}
 
-	al = turn_alloc_find(w, from);
+	al = turn_alloc_find(w, lis, from);
 	if (authenticate(&r, al))
 		return;
 	if (m.n_unknown) {

@@ -2,13 +2,14 @@
  * server: the TURN relay's threads, sockets and hot paths (RFC 8656 over UDP).
  *
  * Design
- * - One libevent worker per cfg->turn.workers. Each worker owns one listening UDP socket on
- *   cfg->turn.listen (SO_REUSEPORT when there are several, so the kernel spreads clients by a hash
- *   of their address and always sends one client to the same worker), a slice of the relay port
- *   range, and every allocation made through its socket. Nothing on the datagram paths is shared
- *   between workers except relaxed atomic counters, so the hot paths take no locks.
- * - The 5-tuple of an allocation is (client address, listening address, UDP). A worker has one
- *   listening address, so inside a worker the client address alone is the key.
+ * - One libevent worker per cfg->turn.workers. Each worker owns one listening UDP socket per
+ *   cfg->turn.listens[] address (SO_REUSEPORT when there are several workers, so the kernel
+ *   spreads clients by a hash of their address and always sends one client to the same worker),
+ *   a slice of the relay port range on each relay address, and every allocation made through its
+ *   sockets. Nothing on the datagram paths is shared between workers except relaxed atomic
+ *   counters, so the hot paths take no locks.
+ * - The 5-tuple of an allocation is (client address, listening address, UDP): inside a worker,
+ *   the client address and the listener's index are the key.
  * - Demultiplexing on the first byte (RFC 8656 §12, RFC 7983): 0x00-0x3F STUN (request.c),
  *   0x40-0x7F ChannelData (relay_channeldata below; channel range: see stun.h), anything else is dropped and counted.
  * - The two relay directions, client -> peer (relay_channeldata) and peer -> client
@@ -59,23 +60,25 @@ static void evthread_init(void)
 
 /* ---- hot paths ---- */
 
-void turn_send_client(struct turn_worker *w, const struct sockaddr_storage *to,
+void turn_send_client(struct turn_listener *lis, const struct sockaddr_storage *to,
 		      const uint8_t *buf, size_t len)
 {
 	/* UDP: a full socket buffer or an unreachable client loses the datagram, as the network
 	 * would; the client retransmits requests. */
-	(void)sendto(w->fd, buf, len, 0, (const struct sockaddr *)to, addr_len(to));
+	(void)sendto(lis->fd, buf, len, 0, (const struct sockaddr *)to, addr_len(to));
 }
 
 /* Client -> peer over a channel (RFC 8656 §12.6). */
-static void relay_channeldata(struct turn_worker *w, const struct sockaddr_storage *from,
+static void relay_channeldata(struct turn_listener *lis, const struct sockaddr_storage *from,
 			      const uint8_t *buf, size_t len)
 {
+	struct turn_worker *w = lis->w;
 	struct turn_server *srv = w->srv;
 	const uint8_t *data;
 	uint16_t num, dlen;
 	struct turn_alloc *al;
 	struct turn_chan *c;
+	struct turn_relay *r;
 
 	/* Frame: header, channel range and length; UDP may carry padding after the data. */
 	if (turn_channeldata_parse(buf, len, &num, &data, &dlen)) {
@@ -83,7 +86,7 @@ static void relay_channeldata(struct turn_worker *w, const struct sockaddr_stora
 		return;
 	}
 	/* The allocation of this 5-tuple, and the channel: unknown or cooling -> silently dropped. */
-	al = turn_alloc_find(w, from);
+	al = turn_alloc_find(w, lis, from);
 	if (!al)
 		return;
 	c = turn_chan_find_num(al, num);
@@ -92,8 +95,9 @@ static void relay_channeldata(struct turn_worker *w, const struct sockaddr_stora
 	/* The permission may have lapsed while the channel lives on (RFC 8656 §9: 300 s vs 600 s). */
 	if (!turn_perm_find(al, &c->peer))
 		return;
-	/* Send from the relayed address. */
-	if (sendto(al->fd, data, dlen, 0, (const struct sockaddr *)&c->peer, addr_len(&c->peer)) < 0)
+	/* Send from the relayed address of the peer's family (bound: the channel was checked). */
+	r = &al->relay[turn_fam(c->peer.ss_family)];
+	if (sendto(r->fd, data, dlen, 0, (const struct sockaddr *)&c->peer, addr_len(&c->peer)) < 0)
 		return;
 	al->pkts_out++;
 	al->bytes_out += dlen;
@@ -105,12 +109,12 @@ void turn_relay_send_indication(struct turn_alloc *al, const struct sockaddr_sto
 				const uint8_t *data, size_t len)
 {
 	struct turn_server *srv = al->w->srv;
+	struct turn_relay *r = &al->relay[turn_fam(peer->ss_family)];
 
-	/* No permission (which covers a peer the ACL refuses: it never gets one) -> dropped
-	 * (RFC 8656 §10.2). */
-	if (!turn_perm_find(al, peer))
+	/* No relayed address of the peer's family, or no permission -> dropped (RFC 8656 §10.2). */
+	if (r->fd < 0 || !turn_perm_find(al, peer))
 		return;
-	if (sendto(al->fd, data, len, 0, (const struct sockaddr *)peer, addr_len(peer)) < 0)
+	if (sendto(r->fd, data, len, 0, (const struct sockaddr *)peer, addr_len(peer)) < 0)
 		return;
 	al->pkts_out++;
 	al->bytes_out += len;
@@ -123,7 +127,8 @@ void turn_relay_send_indication(struct turn_alloc *al, const struct sockaddr_sto
  * ChannelData header is written in front of it without a copy. */
 void turn_relay_from_peer(int fd, short what, void *arg)
 {
-	struct turn_alloc *al = arg;
+	struct turn_relay *r = arg;
+	struct turn_alloc *al = r->al;
 	struct turn_worker *w = al->w;
 	struct turn_server *srv = w->srv;
 	uint8_t *payload = w->rbuf + TURN_CHANNELDATA_HDR;
@@ -159,8 +164,8 @@ void turn_relay_from_peer(int fd, short what, void *arg)
 
 			/* An indication's transaction id only has to differ between messages. */
 			for (int j = 0; j < STUN_TID_LEN; j += 4) {
-				uint32_t r = w->tid_rng = w->tid_rng * 1664525u + 1013904223u;
-				memcpy(tid + j, &r, 4);
+				uint32_t x = w->tid_rng = w->tid_rng * 1664525u + 1013904223u;
+				memcpy(tid + j, &x, 4);
 			}
 			stun_build_init(&b, w->sbuf, sizeof(w->sbuf), TURN_METHOD_DATA,
 					STUN_CLASS_INDICATION, tid);
@@ -171,7 +176,7 @@ void turn_relay_from_peer(int fd, short what, void *arg)
 			out = w->sbuf;
 		}
 		/* Send from the listening socket: the client sees the 5-tuple it allocated on. */
-		if (sendto(w->fd, out, outlen, 0, (const struct sockaddr *)&al->client,
+		if (sendto(al->lis->fd, out, outlen, 0, (const struct sockaddr *)&al->client,
 			   addr_len(&al->client)) < 0)
 			continue;
 		al->pkts_in++;
@@ -181,10 +186,11 @@ void turn_relay_from_peer(int fd, short what, void *arg)
 	}
 }
 
-/* Reads every pending datagram of the listening socket (up to READ_BUDGET) and demultiplexes. */
+/* Reads every pending datagram of a listening socket (up to READ_BUDGET) and demultiplexes. */
 static void on_client_readable(evutil_socket_t fd, short what, void *arg)
 {
-	struct turn_worker *w = arg;
+	struct turn_listener *lis = arg;
+	struct turn_worker *w = lis->w;
 
 	for (int i = 0; i < READ_BUDGET; i++) {
 		struct sockaddr_storage from;
@@ -198,9 +204,9 @@ static void on_client_readable(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		if (n > 0 && w->rbuf[0] <= 0x3F)
-			turn_request_handle(w, &from, w->rbuf, (size_t)n);
+			turn_request_handle(lis, &from, w->rbuf, (size_t)n);
 		else if (n > 0 && w->rbuf[0] <= 0x7F)
-			relay_channeldata(w, &from, w->rbuf, (size_t)n);
+			relay_channeldata(lis, &from, w->rbuf, (size_t)n);
 		else
 			TURN_CTR_ADD(w->srv, malformed, 1);
 	}
@@ -240,8 +246,10 @@ static bool self_socket(const struct turn_server *srv, const struct sockaddr_sto
 
 	for (unsigned i = 0; i < srv->n_workers; i++) {
 		const struct turn_worker *w = srv->workers[i];
-		if (addr_port(&w->local) == port && self_ip_match(srv, a, &w->local))
-			return true;
+		for (unsigned l = 0; l < w->n_lis; l++)
+			if (addr_port(&w->lis[l].local) == port &&
+			    self_ip_match(srv, a, &w->lis[l].local))
+				return true;
 	}
 	return http->ss_family && addr_port(http) == port && self_ip_match(srv, a, http);
 }
@@ -309,11 +317,13 @@ static int self_collect(struct turn_server *srv)
 			 "are treated as the relay's own", strerror(errno));
 	}
 	if (!err)
-		err = self_add(srv, &cfg->turn.relay_ip);
+		err = self_add(srv, &cfg->turn.relay_v4);
+	if (!err)
+		err = self_add(srv, &cfg->turn.relay_v6);
 	if (!err)
 		err = self_add(srv, &cfg->turn.external_ip);
-	if (!err)
-		err = self_add(srv, &cfg->turn.listen);
+	for (size_t i = 0; i < cfg->turn.n_listen && !err; i++)
+		err = self_add(srv, &cfg->turn.listens[i]);
 	return err;
 }
 
@@ -336,7 +346,8 @@ static void *worker_main(void *arg)
 
 /*
  * Opens a non-blocking UDP socket bound to @addr; with @reuseport, SO_REUSEPORT first so that every
- * worker can bind the same address. Stores the bound address (port filled in) in @local.
+ * worker can bind the same address. IPv6 sockets are IPV6_V6ONLY, so that "0.0.0.0:3478" and
+ * "[::]:3478" can both be listened on. Stores the bound address (port filled in) in @local.
  * Returns the descriptor, or a negative errno.
  */
 static int listen_socket(const struct sockaddr_storage *addr, bool reuseport,
@@ -349,6 +360,9 @@ static int listen_socket(const struct sockaddr_storage *addr, bool reuseport,
 	if (fd < 0)
 		return -errno;
 	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
+	if (addr->ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
 		goto fail;
 	/* Best effort: a smaller buffer still works, it just drops more under bursts. */
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
@@ -373,21 +387,25 @@ static void worker_free(struct turn_worker *w)
 		return;
 	HASH_ITER(hh, w->allocs, al, tmp)
 		turn_alloc_destroy(al);
-	if (w->ev)
-		event_free(w->ev);
+	for (unsigned i = 0; i < w->n_lis; i++) {
+		if (w->lis[i].ev)
+			event_free(w->lis[i].ev);
+		if (w->lis[i].fd >= 0)
+			close(w->lis[i].fd);
+	}
 	if (w->stop)
 		event_free(w->stop);
-	if (w->fd >= 0)
-		close(w->fd);
 	if (w->base)
 		event_base_free(w->base);
-	turn_ports_free(&w->ports);
+	for (int f = 0; f < TURN_FAMILIES; f++)
+		turn_ports_free(&w->ports[f]);
 	free(w);
 }
 
-/* Creates worker @idx listening on @listen and owning relay ports [@lo, @hi]. */
+/* Creates worker @idx listening on the @n addresses @listen and owning relay ports [@lo, @hi]
+ * on each relay address. */
 static int worker_create(struct turn_worker **out, struct turn_server *srv, unsigned idx,
-			 const struct sockaddr_storage *listen, uint16_t lo, uint16_t hi)
+			 const struct sockaddr_storage *listen, size_t n, uint16_t lo, uint16_t hi)
 {
 	struct turn_worker *w;
 	uint32_t seed = 0;
@@ -398,18 +416,17 @@ static int worker_create(struct turn_worker **out, struct turn_server *srv, unsi
 		return -ENOMEM;
 	w->srv = srv;
 	w->idx = idx;
-	w->fd = -1;
+	for (size_t i = 0; i < CONFIG_LISTEN_MAX; i++)
+		w->lis[i].fd = -1;
 
-	if (RAND_bytes((unsigned char *)&seed, sizeof(seed)) != 1) {
+	if (RAND_bytes((unsigned char *)&seed, sizeof(seed)) != 1 ||
+	    RAND_bytes((unsigned char *)&w->limit_seed, sizeof(w->limit_seed)) != 1) {
 		err = -EIO;
 		goto out;
 	}
 	w->tid_rng = seed;
-	if (RAND_bytes((unsigned char *)&w->limit_seed, sizeof(w->limit_seed)) != 1) {
-		err = -EIO;
-		goto out;
-	}
-	err = turn_ports_init(&w->ports, lo, hi, seed);
+	for (int f = 0; f < TURN_FAMILIES && !err; f++)
+		err = turn_ports_init(&w->ports[f], lo, hi, seed + (uint32_t)f);
 	if (err)
 		goto out;
 	w->base = event_base_new();
@@ -417,17 +434,30 @@ static int worker_create(struct turn_worker **out, struct turn_server *srv, unsi
 		err = -ENOMEM;
 		goto out;
 	}
-	w->fd = listen_socket(listen, srv->n_workers > 1, &w->local);
-	if (w->fd < 0) {
-		err = w->fd;
-		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct turn_listener *l = &w->lis[i];
+
+		l->w = w;
+		l->idx = (unsigned)i;
+		l->fd = listen_socket(&listen[i], srv->n_workers > 1, &l->local);
+		w->n_lis = (unsigned)i + 1;
+		if (l->fd < 0) {
+			char la[ADDR_STRLEN];
+
+			err = l->fd;
+			log_err("turn: cannot listen on %s: %s", addr_str(&listen[i], la),
+				strerror(-err));
+			goto out;
+		}
+		l->ev = event_new(w->base, l->fd, EV_READ | EV_PERSIST, on_client_readable, l);
+		if (!l->ev || event_add(l->ev, NULL) < 0) {
+			err = -ENOMEM;
+			goto out;
+		}
 	}
-	w->ev = event_new(w->base, w->fd, EV_READ | EV_PERSIST, on_client_readable, w);
 	w->stop = event_new(w->base, -1, 0, on_stop, w);
-	if (!w->ev || !w->stop || event_add(w->ev, NULL) < 0) {
+	if (!w->stop)
 		err = -ENOMEM;
-		goto out;
-	}
 
 out:
 	if (err) {
@@ -443,9 +473,10 @@ out:
 int turn_server_start(struct turn_server **out, const struct config *cfg)
 {
 	struct turn_server *srv = NULL;
-	struct sockaddr_storage listen;
-	char la[ADDR_STRLEN], ra[ADDR_STRLEN];
+	struct sockaddr_storage listen[CONFIG_LISTEN_MAX];
+	char la[ADDR_STRLEN], r4[ADDR_STRLEN], r6[ADDR_STRLEN];
 	unsigned n, span, per;
+	size_t n_listen;
 	int err = 0;
 
 	if (!out || !cfg)
@@ -458,11 +489,15 @@ int turn_server_start(struct turn_server **out, const struct config *cfg)
 		log_err("turn: %u relay ports cannot be split between %u workers", span, n);
 		return -EINVAL;
 	}
-	/* IPv4 relayed addresses only, for now; an IPv6 relay_address is refused at start rather
-	 * than handing out allocations of a family REQUESTED-ADDRESS-FAMILY never asked for. */
-	if (cfg->turn.relay_ip.ss_family != AF_INET) {
-		log_err("turn: relay_address must be an IPv4 address (IPv6 relays are not supported yet)");
-		return -EAFNOSUPPORT;
+	/* A hand-made config (tests) may fill only listen: take it as the list. */
+	n_listen = cfg->turn.n_listen ? cfg->turn.n_listen : 1;
+	if (n_listen > CONFIG_LISTEN_MAX)
+		return -EINVAL;
+	memcpy(listen, cfg->turn.n_listen ? cfg->turn.listens : &cfg->turn.listen,
+	       n_listen * sizeof(listen[0]));
+	if (cfg->turn.relay_v4.ss_family != AF_INET && cfg->turn.relay_v6.ss_family != AF_INET6) {
+		log_err("turn: no relay address");
+		return -EINVAL;
 	}
 	pthread_once(&evthread_once, evthread_init);
 	if (evthread_err)
@@ -492,16 +527,16 @@ int turn_server_start(struct turn_server **out, const struct config *cfg)
 	/* Each worker gets a contiguous slice of the relay ports (the last one the remainder), so
 	 * that port allocation needs no lock. With a listen port of 0 the first worker's port is
 	 * reused by the others. */
-	listen = cfg->turn.listen;
 	per = span / n;
 	for (unsigned i = 0; i < n; i++) {
 		uint16_t lo = (uint16_t)(cfg->turn.relay_port_min + i * per);
 		uint16_t hi = i + 1 == n ? cfg->turn.relay_port_max : (uint16_t)(lo + per - 1);
 
-		err = worker_create(&srv->workers[i], srv, i, &listen, lo, hi);
+		err = worker_create(&srv->workers[i], srv, i, listen, n_listen, lo, hi);
 		if (err)
 			goto out;
-		addr_set_port(&listen, addr_port(&srv->workers[i]->local));
+		for (size_t l = 0; l < n_listen; l++)
+			addr_set_port(&listen[l], addr_port(&srv->workers[i]->lis[l].local));
 	}
 	for (unsigned i = 0; i < n; i++) {
 		struct turn_worker *w = srv->workers[i];
@@ -513,13 +548,16 @@ int turn_server_start(struct turn_server **out, const struct config *cfg)
 
 out:
 	if (err) {
-		log_err("turn: cannot start on %s: %s", addr_str(&cfg->turn.listen, la),
-			strerror(-err));
+		log_err("turn: cannot start on %s: %s", addr_str(&listen[0], la), strerror(-err));
 		turn_server_stop(srv);
 		return err;
 	}
-	log_info("turn: listening on %s udp, %u worker(s), relaying on %s ports %u-%u",
-		 addr_str(&srv->workers[0]->local, la), n, addr_ip_str(&cfg->turn.relay_ip, ra),
+	for (size_t l = 0; l < n_listen; l++)
+		log_info("turn: listening on %s udp", addr_str(&srv->workers[0]->lis[l].local, la));
+	log_info("turn: %u worker(s), relaying on %s%s%s ports %u-%u", n,
+		 cfg->turn.relay_v4.ss_family ? addr_ip_str(&cfg->turn.relay_v4, r4) : "",
+		 cfg->turn.relay_v4.ss_family && cfg->turn.relay_v6.ss_family ? " and " : "",
+		 cfg->turn.relay_v6.ss_family ? addr_ip_str(&cfg->turn.relay_v6, r6) : "",
 		 cfg->turn.relay_port_min, cfg->turn.relay_port_max);
 	*out = srv;
 	return 0;

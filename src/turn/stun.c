@@ -456,6 +456,29 @@ int stun_attr_error_code(const struct stun_attr *a, int *code, const char **reas
 }
 
 /*
+ * Decodes ADDRESS-ERROR-CODE (RFC 8656 §18.12): the family byte, a reserved byte, then the class
+ * (low 3 bits) and number as in ERROR-CODE, then a reason phrase that is not looked at.
+ * Returns 0; -EBADMSG if shorter than 4 bytes or the class or number is out of range; -EINVAL for
+ * a NULL argument.
+ */
+int stun_attr_address_error(const struct stun_attr *a, uint8_t *family, int *code)
+{
+	unsigned cls, num;
+
+	if (!a || !family || !code || !a->val)
+		return -EINVAL;
+	if (a->len < 4)
+		return -EBADMSG;
+	cls = a->val[2] & 0x07;
+	num = a->val[3];
+	if (cls < 3 || cls > 6 || num > 99)
+		return -EBADMSG;
+	*family = a->val[0];
+	*code = (int)(cls * 100 + num);
+	return 0;
+}
+
+/*
  * Checks the integrity attribute at index @idx of @m (MESSAGE-INTEGRITY with "SHA1", or
  * MESSAGE-INTEGRITY-SHA256 with "SHA256"): the HMAC over the message up to the attribute, with the
  * header length field set as if the message ended right after it (RFC 8489 §14.5, §14.6). The
@@ -789,6 +812,28 @@ void stun_build_error(struct stun_builder *b, int code, const char *reason)
 	p[3] = (uint8_t)(code % 100);
 	if (rlen)
 		memcpy(p + 4, reason, rlen);
+}
+
+/* Appends ADDRESS-ERROR-CODE (RFC 8656 §18.12): @family, a zero byte, the class of @code
+ * (300..699) in the low 3 bits of byte 2 and its number in byte 3; no reason phrase.
+ * Sticky errors: -EINVAL (code out of range), -ENOSPC. */
+void stun_build_address_error(struct stun_builder *b, uint8_t family, int code)
+{
+	uint8_t *p;
+
+	if (!builder_ok(b))
+		return;
+	if (code < 300 || code > 699) {
+		b->err = -EINVAL;
+		return;
+	}
+	p = attr_reserve(b, TURN_ATTR_ADDRESS_ERROR_CODE, 4);
+	if (!p)
+		return;
+	p[0] = family;
+	p[1] = 0;
+	p[2] = (uint8_t)(code / 100);
+	p[3] = (uint8_t)(code % 100);
 }
 
 /* Appends UNKNOWN-ATTRIBUTES (RFC 8489 §14.9): the @n types at @types, 2 bytes each in network

@@ -183,6 +183,10 @@ int stun_ltc_key_alg(uint16_t alg, const char *username, size_t ulen, const char
 void stun_userhash(const char *username, size_t ulen, const char *realm, size_t rlen,
 		   uint8_t out[STUN_USERHASH_LEN]);
 
+/* Decodes ADDRESS-ERROR-CODE (RFC 8656 §18.12): @family (0x01 IPv4, 0x02 IPv6) and @code. Returns
+ * 0, or -EBADMSG if shorter than 4 bytes or the class or number is out of range. */
+int stun_attr_address_error(const struct stun_attr *a, uint8_t *family, int *code);
+
 /* Decodes PASSWORD-ALGORITHM (RFC 8489 §14.12): the algorithm number (host order) into @alg; its
  * parameters, if any, are not looked at. Returns 0, or -EBADMSG if the value is shorter than 4
  * bytes or its parameter length overruns it. */
@@ -214,6 +218,10 @@ void stun_build_xor_addr(struct stun_builder *b, uint16_t type, const struct soc
 
 /* Appends ERROR-CODE with @code (300..699) and @reason (may be NULL for none). */
 void stun_build_error(struct stun_builder *b, int code, const char *reason);
+
+/* Appends ADDRESS-ERROR-CODE (RFC 8656 §18.12): the family (0x01 IPv4, 0x02 IPv6) whose relayed
+ * address could not be allocated and the error @code (300..699), no reason phrase. */
+void stun_build_address_error(struct stun_builder *b, uint8_t family, int code);
 
 /* Appends UNKNOWN-ATTRIBUTES listing @n types. */
 void stun_build_unknown(struct stun_builder *b, const uint16_t *types, size_t n);

@@ -8,6 +8,11 @@
  *
  * Everything reachable from a struct turn_worker belongs to that worker's thread: no locks. What
  * the workers share (config, nonce key, counters) is read-only or atomic.
+ *
+ * Addresses: a worker listens on every cfg->turn.listens[i] (struct turn_listener); the 5-tuple of
+ * an allocation is (client address, listener, UDP). An allocation has one relayed address per
+ * family it holds (struct turn_relay: IPv4, IPv6, or both for a dual-stack allocation, RFC 8656
+ * §7.2); a peer is reached through the relay of its family.
  */
 #ifndef TINCAN_TURN_TURN_PRIV_H
 #define TINCAN_TURN_TURN_PRIV_H
@@ -61,6 +66,21 @@ struct turn_key {
 /* Fills @k from @a; with @with_port false the port is left 0 (a permission key, RFC 8656 §9). */
 void turn_key_set(struct turn_key *k, const struct sockaddr_storage *a, bool with_port);
 
+/* The key of an allocation: the client's address and the index of the listener it talks to (the
+ * rest of the 5-tuple: the listener fixes the server address, the transport is UDP). */
+struct turn_5tuple {
+	struct turn_key client;
+	uint32_t listener;
+};
+
+/* Index of a family's relay in turn_alloc.relay[] (and of its pool in turn_worker.ports[]). */
+enum { TURN_V4 = 0, TURN_V6 = 1, TURN_FAMILIES = 2 };
+
+static inline int turn_fam(int family)
+{
+	return family == AF_INET6 ? TURN_V6 : TURN_V4;
+}
+
 /* The shared counters; fields mirror struct turn_counters. Relaxed atomics: totals, not ordering. */
 struct turn_ctr {
 	atomic_uint_fast64_t allocations_now;
@@ -92,20 +112,30 @@ struct turn_ports {
 };
 
 struct turn_alloc;
+struct turn_worker;
 
-/* One worker thread: its event loop, its listening socket and the allocations it owns. */
+/* One listening socket of a worker (SO_REUSEPORT if workers > 1): the server side of the
+ * 5-tuples of the clients that talk to it. */
+struct turn_listener {
+	struct turn_worker *w;
+	unsigned idx;                    /* in w->lis[] and cfg->turn.listens[] */
+	int fd;                          /* UDP, non-blocking; IPv6 ones are IPV6_V6ONLY */
+	struct event *ev;                /* EV_READ on fd */
+	struct sockaddr_storage local;   /* as bound */
+};
+
+/* One worker thread: its event loop, its listening sockets and the allocations it owns. */
 struct turn_worker {
 	struct turn_server *srv;
 	unsigned idx;
 	struct event_base *base;
-	int fd;                          /* listening UDP socket (SO_REUSEPORT if workers > 1) */
-	struct event *ev;                /* EV_READ on fd */
+	struct turn_listener lis[CONFIG_LISTEN_MAX];
+	unsigned n_lis;
 	struct event *stop;              /* made active by turn_server_stop from another thread */
-	struct sockaddr_storage local;   /* the server side of every 5-tuple on this worker */
 	pthread_t thread;
 	bool running;                    /* thread was started and must be joined */
-	struct turn_alloc *allocs;       /* uthash on client address (see alloc.c) */
-	struct turn_ports ports;
+	struct turn_alloc *allocs;       /* uthash on the 5-tuple (see alloc.c) */
+	struct turn_ports ports[TURN_FAMILIES]; /* relay ports, per relay address */
 	uint32_t tid_rng;                /* LCG for Data indication transaction ids */
 	uint64_t limit_seed;             /* random key of the limiter's cell hash */
 	uint64_t limit[TURN_LIMIT_CELLS]; /* GCRA theoretical arrival times, CLOCK_MONOTONIC us */
@@ -145,16 +175,23 @@ struct turn_chan {
 	UT_hash_handle hh_peer;
 };
 
-/* An allocation (RFC 8656 §2.2, §7), keyed by the 5-tuple. Owns its relay socket and timer. */
+/* One relayed transport address of an allocation: its socket, read event and port. */
+struct turn_relay {
+	struct turn_alloc *al;
+	int fd;                          /* -1: the allocation has no relayed address of this family */
+	uint16_t port;                   /* host order */
+	struct event *ev;                /* EV_READ on fd: turn_relay_from_peer */
+	struct sockaddr_storage addr;    /* as bound */
+};
+
+/* An allocation (RFC 8656 §2.2, §7), keyed by the 5-tuple. Owns its relay sockets and timer. */
 struct turn_alloc {
-	struct turn_key key;             /* client address: the rest of the 5-tuple is the worker's */
+	struct turn_5tuple key;
 	struct sockaddr_storage client;
-	struct sockaddr_storage relayed; /* as bound */
+	struct turn_listener *lis;       /* answers and relayed data go out through it */
+	struct turn_relay relay[TURN_FAMILIES];
 	struct turn_worker *w;
 	char user[CRED_USERNAME_MAX];    /* the allocation's username (RFC 8656 §5: 441 otherwise) */
-	int fd;                          /* relay socket */
-	uint16_t port;                   /* relay port, host order */
-	struct event *ev;                /* EV_READ on fd */
 	struct event *timer;             /* lifetime */
 	time_t expires;                  /* CLOCK_MONOTONIC seconds */
 	struct turn_perm *perms;         /* uthash on peer IP */
@@ -171,8 +208,11 @@ struct turn_alloc {
 /* What an Allocate asks for once validated (RFC 8656 §7.2). */
 struct turn_alloc_req {
 	const struct sockaddr_storage *client;
+	struct turn_listener *lis;
 	const char *user;
 	uint32_t lifetime;               /* seconds, already clamped */
+	int family;                      /* AF_INET or AF_INET6: REQUESTED-ADDRESS-FAMILY */
+	bool additional_v6;              /* ADDITIONAL-ADDRESS-FAMILY IPv6: dual-stack (§7.2) */
 	bool even_port;
 	bool dont_fragment;
 };
@@ -186,20 +226,30 @@ int turn_ports_init(struct turn_ports *p, uint16_t lo, uint16_t hi, uint32_t see
 void turn_ports_free(struct turn_ports *p);
 
 /*
- * Creates an allocation on worker @w for @rq: binds a relay socket on cfg->turn.relay_ip with a
- * free port of the worker's pool (an even one if asked), arms its lifetime timer and its read
- * event, inserts it in w->allocs and logs it. Returns 0; -EADDRNOTAVAIL if every port of the pool
- * is taken (the caller answers 508, RFC 8656 §7.2); -ENOMEM or another negative errno otherwise.
+ * Creates an allocation on worker @w for @rq: binds a relay socket on the relay address of
+ * rq->family with a free port of the worker's pool (an even one if asked), and for a dual-stack
+ * request one on the IPv6 relay address too; arms its lifetime timer and read events, inserts it
+ * in w->allocs and logs it. The caller has checked that the server has a relay address of
+ * rq->family. If only the additional IPv6 address cannot be had, the allocation is made without
+ * it and @addr_err (may be NULL otherwise) gets the code for ADDRESS-ERROR-CODE: 440 (no IPv6
+ * relay address configured) or 508 (no port). Returns 0; -EADDRNOTAVAIL if every port of the
+ * pool is taken (the caller answers 508, RFC 8656 §7.2); -ENOMEM or another negative errno.
  */
 int turn_alloc_create(struct turn_alloc **out, struct turn_worker *w,
-		      const struct turn_alloc_req *rq);
+		      const struct turn_alloc_req *rq, int *addr_err);
+
+/* Closes @al's relayed address of family index @fam (TURN_V4 or TURN_V6): a Refresh with
+ * LIFETIME 0 and REQUESTED-ADDRESS-FAMILY on a dual-stack allocation (RFC 8656 §7.3). The
+ * permissions and channels of that family go with it. */
+void turn_alloc_drop_family(struct turn_alloc *al, int fam);
 
 /* Removes @al from its worker, closes its relay socket, frees its permissions and channels (and
  * so cancels all their timers), logs the totals relayed and frees it. */
 void turn_alloc_destroy(struct turn_alloc *al);
 
-/* The allocation of the 5-tuple (@client, w->local, UDP), or NULL. O(1). */
-struct turn_alloc *turn_alloc_find(struct turn_worker *w, const struct sockaddr_storage *client);
+/* The allocation of the 5-tuple (@client, @lis's address, UDP), or NULL. O(1). */
+struct turn_alloc *turn_alloc_find(struct turn_worker *w, const struct turn_listener *lis,
+				   const struct sockaddr_storage *client);
 
 /* Sets the allocation's remaining lifetime to @seconds (> 0) and rearms its timer. */
 void turn_alloc_refresh(struct turn_alloc *al, uint32_t seconds);
@@ -269,23 +319,24 @@ bool turn_unauth_admit(struct turn_worker *w, const struct sockaddr_storage *fro
 
 /* ---- request.c ---- */
 
-/* Handles one STUN message (first byte 0x00-0x3F) from @from on worker @w: requests are answered
- * on the listening socket, a Send indication is relayed, anything unparsable is counted in
+/* Handles one STUN message (first byte 0x00-0x3F) from @from on listener @lis: requests are
+ * answered on that socket, a Send indication is relayed, anything unparsable is counted in
  * malformed and dropped. */
-void turn_request_handle(struct turn_worker *w, const struct sockaddr_storage *from,
+void turn_request_handle(struct turn_listener *lis, const struct sockaddr_storage *from,
 			 const uint8_t *buf, size_t len);
 
 /* ---- server.c ---- */
 
-/* Sends @len bytes of @buf to @to on the worker's listening socket; errors are dropped (UDP). */
-void turn_send_client(struct turn_worker *w, const struct sockaddr_storage *to,
+/* Sends @len bytes of @buf to @to on listening socket @lis; errors are dropped (UDP). */
+void turn_send_client(struct turn_listener *lis, const struct sockaddr_storage *to,
 		      const uint8_t *buf, size_t len);
 
-/* Reads every pending datagram of @al's relay socket and relays it to the client (the
- * peer -> client hot path). Registered as the allocation's EV_READ callback. */
+/* Reads every pending datagram of a relay socket (@arg: its struct turn_relay) and relays it to
+ * the client (the peer -> client hot path). Registered as the relay's EV_READ callback. */
 void turn_relay_from_peer(int fd, short what, void *arg);
 
-/* Relays a client's Send indication data to @peer if a permission exists (client -> peer). */
+/* Relays a client's Send indication data to @peer through the relay of @peer's family if a
+ * permission exists (client -> peer). */
 void turn_relay_send_indication(struct turn_alloc *al, const struct sockaddr_storage *peer,
 				const uint8_t *data, size_t len);
 

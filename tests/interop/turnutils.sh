@@ -2,8 +2,9 @@
 # Interop: coturn's client tools (Debian package coturn: turnutils_uclient, turnutils_peer,
 # turnutils_stunclient) against tincand's TURN relay over UDP. coturn's own server is never started.
 #
-# Ports (tests/lib.sh, base 20000): TURN 127.0.0.1:20000, HTTP 20001, relay 20100-20599; the UDP
-# echo peer (turnutils_peer) listens on 127.0.0.1:20050.
+# Ports (tests/lib.sh, base 20000): TURN 127.0.0.1:20000 and [::1]:20000, HTTP 20001, relay
+# 20100-20599 on 127.0.0.1 and ::1; the UDP echo peers (turnutils_peer) listen on 127.0.0.1:20050
+# and [::1]:20051.
 #
 # Pins:
 #  1. turnutils_stunclient: a Binding answers the client's reflexive address.
@@ -12,6 +13,13 @@
 #  3. TURN REST credentials (-W secret, "<expiry>:<user>" usernames): 2 clients x 20 messages.
 #  4. Channels (ChannelBind + ChannelData): 10 clients x 100 messages, 0 lost. The uclient picks
 #     channel numbers in RFC 5766's 0x4000-0x7FFF, which tincan accepts (see src/turn/stun.h).
+#  5. IPv6 relayed addresses (-x: REQUESTED-ADDRESS-FAMILY IPv6) to the IPv6 echo peer, over the
+#     IPv4 listener: channels and Send indications, 10 clients x 100 messages each.
+#  6. The IPv6 listener: the clients talk to [::1]:20000 (IPv4 relayed addresses by default).
+#  7. Client to client (-y): pairs of clients send to each other's relayed address, relay to
+#     relay through the same server (IPv4, then IPv6 relays with -x), 0 lost.
+#  8. EVEN-PORT with a reservation: without -c the uclient allocates an RTP/RTCP pair, the RTCP
+#     one with the RTP allocation's RESERVATION-TOKEN (RFC 8656 §7.2).
 set -u
 
 . "$TOP_SRCDIR/tests/lib.sh"
@@ -19,6 +27,7 @@ set -u
 BASE=20000
 TURN_PORT=$BASE
 PEER_PORT=$((BASE + 50))
+PEER6_PORT=$((BASE + 51))
 SECRET=interop-secret-0123456789
 
 for tool in turnutils_uclient turnutils_peer turnutils_stunclient; do
@@ -30,14 +39,20 @@ done
 
 conf=$(tincan_conf "$BASE" "secret = \"$SECRET\";")
 dir=$(dirname "$conf")
+# Dual-stack: listen on both loopbacks, relay on both (string-or-list options, RFC 6156).
+sed -i -e "s|listen = \"127.0.0.1:$BASE\";|listen = [ \"127.0.0.1:$BASE\", \"[::1]:$BASE\" ];|" \
+	-e 's|relay_address = "127.0.0.1";|relay_address = [ "127.0.0.1", "::1" ];|' "$conf"
+grep -q '"\[::1\]:'"$BASE"'"' "$conf" && grep -q '"::1" \]' "$conf" ||
+	{ echo "FAIL: could not make the config dual-stack"; exit 1; }
 PEER_PID=
+PEER6_PID=
 failed=0
 
 cleanup() {
-	if [ -n "$PEER_PID" ]; then
-		kill "$PEER_PID" 2>/dev/null
-		wait "$PEER_PID" 2>/dev/null
-	fi
+	for pid in $PEER_PID $PEER6_PID; do
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
 	stop_tincand || failed=1
 	if [ "$failed" -eq 0 ]; then
 		rm -rf "$dir"
@@ -76,8 +91,11 @@ start_tincand "$conf" || { failed=1; exit 1; }
 
 turnutils_peer -L 127.0.0.1 -p "$PEER_PORT" >"$dir/peer.log" 2>&1 &
 PEER_PID=$!
+turnutils_peer -L ::1 -p "$PEER6_PORT" >"$dir/peer6.log" 2>&1 &
+PEER6_PID=$!
 sleep 0.3
 kill -0 "$PEER_PID" 2>/dev/null || { fail "turnutils_peer did not start"; cat "$dir/peer.log"; exit 1; }
+kill -0 "$PEER6_PID" 2>/dev/null || { fail "turnutils_peer (IPv6) did not start"; cat "$dir/peer6.log"; exit 1; }
 
 # 1. Binding.
 if turnutils_stunclient -p "$TURN_PORT" 127.0.0.1 >"$dir/stun.log" 2>&1 &&
@@ -103,5 +121,27 @@ check_report "$dir/rest.log" 40 "REST credentials (2 clients x 20)"
 timeout 120 "${uclient[@]}" -u demo -w demo -m 10 -n 100 127.0.0.1 >"$dir/channel.log" 2>&1 ||
 	fail "uclient (channels) exited with status $?"
 check_report "$dir/channel.log" 1000 "channels (10 clients x 100)"
+
+# 5. IPv6 relayed addresses, asked over IPv4: channels, then Send indications.
+uclient6=(turnutils_uclient -p "$TURN_PORT" -e ::1 -r "$PEER6_PORT" -c -x)
+timeout 120 "${uclient6[@]}" -u demo -w demo -m 10 -n 100 127.0.0.1 >"$dir/x-channel.log" 2>&1 ||
+	fail "uclient -x exited with status $?"
+check_report "$dir/x-channel.log" 1000 "IPv6 relays, channels (-x, 10 clients x 100)"
+timeout 120 "${uclient6[@]}" -s -u demo -w demo -m 10 -n 100 127.0.0.1 >"$dir/x-send.log" 2>&1 ||
+	fail "uclient -x -s exited with status $?"
+check_report "$dir/x-send.log" 1000 "IPv6 relays, send indications (-x -s, 10 clients x 100)"
+
+# 6. Clients on the IPv6 listener.
+timeout 120 "${uclient[@]}" -u demo -w demo -m 10 -n 100 ::1 >"$dir/v6-listener.log" 2>&1 ||
+	fail "uclient to ::1 exited with status $?"
+check_report "$dir/v6-listener.log" 1000 "IPv6 listener, channels (10 clients x 100)"
+
+# 7. Client to client, relay to relay: IPv4, then IPv6 relays. -m counts clients, in pairs.
+timeout 120 turnutils_uclient -p "$TURN_PORT" -c -y -u demo -w demo -m 10 -n 100 127.0.0.1 \
+	>"$dir/y.log" 2>&1 || fail "uclient -y exited with status $?"
+check_report "$dir/y.log" 1000 "client to client (-y, 10 clients x 100)"
+timeout 120 turnutils_uclient -p "$TURN_PORT" -c -y -x -u demo -w demo -m 10 -n 100 127.0.0.1 \
+	>"$dir/yx.log" 2>&1 || fail "uclient -y -x exited with status $?"
+check_report "$dir/yx.log" 1000 "client to client over IPv6 relays (-y -x, 10 clients x 100)"
 
 exit "$failed"

@@ -550,6 +550,64 @@ START_TEST(test_config_relay_default_route)
 }
 END_TEST
 
+/* Pins: turn.listen and turn.relay_address take a string or a list (IPv6, dual-stack): the lists
+ * fill listens[] and relay_v4/relay_v6, the first entries the old single fields; without
+ * relay_address each listen family gets its own; malformed lists name file:line and reason. */
+START_TEST(test_config_dual_stack)
+{
+	static const struct {
+		const char *text;
+		const char *want;
+	} bad[] = {
+		{ "turn = {\n listen = [ ];\n};\n", ":2: turn.listen: must name 1 to 8 addresses" },
+		{ "turn = {\n listen = ( \"127.0.0.1:1\", 5 );\n};\n",
+		  ":2: turn.listen: element 2 is not a string" },
+		{ "turn = {\n listen = [ \"127.0.0.1:1\", \"127.0.0.1:1\" ];\n};\n",
+		  ":2: turn.listen: \"127.0.0.1:1\" is named twice" },
+		{ "turn = {\n listen = 5;\n};\n", ":2: turn.listen: must be a string or a list" },
+		{ "turn = {\n listen = \"127.0.0.1:3478\";\n relay_address = [ \"127.0.0.1\", \"127.0.0.2\" ];\n};\n",
+		  ":3: turn.relay_address: at most one IPv4 and one IPv6 address" },
+		{ "turn = {\n listen = \"127.0.0.1:3478\";\n relay_address = [ \"::1\", \"::2\" ];\n};\n",
+		  ":3: turn.relay_address: at most one IPv4 and one IPv6 address" },
+		{ "turn = {\n listen = \"127.0.0.1:3478\";\n relay_address = [ ];\n};\n",
+		  ":3: turn.relay_address: must name one or two addresses" },
+		{ "turn = {\n listen = \"127.0.0.1:3478\";\n relay_address = [ \"nope\" ];\n};\n",
+		  ":3: turn.relay_address: \"nope\" is not a numeric IPv4 or IPv6 address" },
+	};
+	struct config cfg;
+	char err[512], buf[ADDR_STRLEN];
+
+	ck_assert_msg(load("turn = {\n listen = [ \"127.0.0.1:3478\", \"[::1]:3479\" ];\n};\n",
+			   &cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.turn.n_listen, 2);
+	ck_assert_str_eq(addr_str(&cfg.turn.listen, buf), "127.0.0.1:3478");
+	ck_assert_str_eq(addr_str(&cfg.turn.listens[1], buf), "[::1]:3479");
+	ck_assert_str_eq(addr_ip_str(&cfg.turn.relay_v4, buf), "127.0.0.1");
+	ck_assert_str_eq(addr_ip_str(&cfg.turn.relay_v6, buf), "::1");
+	ck_assert_str_eq(addr_ip_str(&cfg.turn.relay_ip, buf), "127.0.0.1");
+	config_free(&cfg);
+
+	ck_assert_msg(load("turn = {\n listen = \"[::1]:3478\";\n relay_address = [ \"::1\", \"127.0.0.1\" ];\n};\n",
+			   &cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.turn.n_listen, 1);
+	ck_assert_str_eq(addr_ip_str(&cfg.turn.relay_ip, buf), "::1");
+	ck_assert_str_eq(addr_ip_str(&cfg.turn.relay_v4, buf), "127.0.0.1");
+	ck_assert_str_eq(addr_ip_str(&cfg.turn.relay_v6, buf), "::1");
+	config_free(&cfg);
+
+	ck_assert_msg(load(MINIMAL, &cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.turn.n_listen, 1);
+	ck_assert_int_eq(cfg.turn.relay_v6.ss_family, 0);
+	config_free(&cfg);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		int rc = load(bad[i].text, &cfg, err, sizeof(err));
+		ck_assert_msg(rc == -EINVAL && strstr(err, bad[i].want), "case %zu: rc %d, \"%s\"", i,
+			      rc, err);
+	}
+}
+END_TEST
+
 /* Pins: the production etc/tincan.conf passes as the package installs it (secret files generated
  * in the state folder), with secrets from files and the production peer ACL. */
 START_TEST(test_config_shipped_production)
@@ -766,6 +824,7 @@ int main(void)
 	tcase_add_test(tc, test_config_secret_file);
 	tcase_add_test(tc, test_config_secret_file_errors);
 	tcase_add_test(tc, test_config_relay_default_route);
+	tcase_add_test(tc, test_config_dual_stack);
 	tcase_add_test(tc, test_config_shipped_production);
 	tcase_add_test(tc, test_config_docs_agree);
 	tcase_add_test(tc, test_config_tls);

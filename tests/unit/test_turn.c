@@ -34,6 +34,7 @@ static uint16_t port_base = 25000;
 #define PORT_LIMIT (port_base + 4)
 #define PORT_TUNNEL (port_base + 5)
 #define PORT_SELF (port_base + 6)
+#define PORT_V6 (port_base + 7)
 #define RELAY_MIN (port_base + 100)
 #define RELAY_MAX (port_base + 199)
 #define QUIET_MS 200 /* how long "nothing arrives" is waited for */
@@ -42,15 +43,16 @@ static struct config_user users[] = {
 	{ .name = "demo", .password = "demo" },
 	{ .name = "alice", .password = "wonderland" },
 };
-static struct cidr allow_loopback;
+static struct cidr allow_loopback[2];
 static struct cidr deny_list[64];
 
 static struct config cfg;
 static struct turn_server *srv;
 
-/* A loopback config: TURN on @port, relays on 127.0.0.1 [@pmin, @pmax], static users demo/demo
- * and alice/wonderland, a random REST secret; peers on 127.0.0.0/8 allowed unless @deny_loopback,
- * then only the default deny list applies (which refuses loopback). */
+/* A loopback config: TURN on 127.0.0.1:@port, relays on 127.0.0.1 [@pmin, @pmax] (IPv4 only),
+ * static users demo/demo and alice/wonderland, a random REST secret; peers on 127.0.0.0/8 and ::1
+ * allowed unless @deny_loopback, then only the default deny list applies (which refuses
+ * loopback). */
 static void config_make(struct config *c, uint16_t port, uint16_t pmin, uint16_t pmax,
 			bool deny_loopback, unsigned workers)
 {
@@ -59,7 +61,10 @@ static void config_make(struct config *c, uint16_t port, uint16_t pmin, uint16_t
 
 	memset(c, 0, sizeof(*c));
 	ck_assert_int_eq(addr_parse_ip("127.0.0.1", port, &c->turn.listen), 0);
+	c->turn.listens[0] = c->turn.listen;
+	c->turn.n_listen = 1;
 	ck_assert_int_eq(addr_parse_ip("127.0.0.1", 0, &c->turn.relay_ip), 0);
+	c->turn.relay_v4 = c->turn.relay_ip;
 	ck_assert_int_eq(addr_parse_ip("127.0.0.1", 0, &c->turn.external_ip), 0);
 	c->turn.relay_port_min = pmin;
 	c->turn.relay_port_max = pmax;
@@ -68,16 +73,28 @@ static void config_make(struct config *c, uint16_t port, uint16_t pmin, uint16_t
 	c->turn.users = users;
 	c->turn.n_users = sizeof(users) / sizeof(users[0]);
 	c->turn.workers = workers;
-	ck_assert_int_eq(cidr_parse("127.0.0.0/8", &allow_loopback), 0);
+	ck_assert_int_eq(cidr_parse("127.0.0.0/8", &allow_loopback[0]), 0);
+	ck_assert_int_eq(cidr_parse("::1", &allow_loopback[1]), 0);
 	ck_assert(n <= sizeof(deny_list) / sizeof(deny_list[0]));
 	for (size_t i = 0; i < n; i++)
 		ck_assert_int_eq(cidr_parse(def[i], &deny_list[i]), 0);
 	c->turn.peers.deny = deny_list;
 	c->turn.peers.n_deny = n;
 	if (!deny_loopback) {
-		c->turn.peers.allow = &allow_loopback;
-		c->turn.peers.n_allow = 1;
+		c->turn.peers.allow = allow_loopback;
+		c->turn.peers.n_allow = 2;
 	}
+}
+
+/* config_make, plus the IPv6 relay address ::1 and the listen addresses @more (strings) after
+ * 127.0.0.1:@port, each on @port. */
+static void config_make_v6(struct config *c, uint16_t port, const char *const *more, size_t n)
+{
+	config_make(c, port, RELAY_MIN, RELAY_MAX, false, 1);
+	ck_assert_int_eq(addr_parse_ip("::1", 0, &c->turn.relay_v6), 0);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_int_eq(addr_parse_ip(more[i], port, &c->turn.listens[1 + i]), 0);
+	c->turn.n_listen = 1 + n;
 }
 
 static void setup(void)
@@ -683,6 +700,20 @@ START_TEST(test_even_port)
 }
 END_TEST
 
+static void add_u32x2(struct stun_builder *b, void *arg)
+{
+	const uint32_t *tv = arg; /* type, value, type, family byte */
+
+	stun_build_u32(b, (uint16_t)tv[0], tv[1]);
+	stun_build_u32(b, (uint16_t)tv[2], tv[3] << 24);
+}
+
+static void add_short_family(struct stun_builder *b, void *arg)
+{
+	add_udp(b, NULL);
+	stun_build_attr(b, TURN_ATTR_REQUESTED_ADDRESS_FAMILY, arg, 2);
+}
+
 static void add_udp_lifetime(struct stun_builder *b, void *arg)
 {
 	add_udp(b, NULL);
@@ -1005,6 +1036,219 @@ START_TEST(test_workers)
 }
 END_TEST
 
+/* ---- IPv6 and dual-stack (RFC 8656 §7.2, RFC 6156) ---- */
+
+static void add_family(struct stun_builder *b, void *arg)
+{
+	const uint32_t *tv = arg; /* attribute type, family byte; type 0: none */
+
+	add_udp(b, NULL);
+	if (tv[0])
+		stun_build_u32(b, (uint16_t)tv[0], tv[1] << 24);
+	if (tv[2])
+		stun_build_u32(b, (uint16_t)tv[2], tv[3] << 24);
+}
+
+/* The XOR-RELAYED-ADDRESSes of c->resp, in order, into @out (2); returns how many. */
+static int relayed_addrs(struct tc *c, struct sockaddr_storage out[2])
+{
+	int n = 0;
+
+	for (size_t i = 0; i < c->resp.n_attrs && n < 2; i++)
+		if (c->resp.attrs[i].type == TURN_ATTR_XOR_RELAYED_ADDRESS)
+			ck_assert_int_eq(stun_attr_xor_addr(&c->resp, &c->resp.attrs[i], &out[n++]), 0);
+	return n;
+}
+
+START_TEST(test_ipv6_relay)
+{
+	/* REQUESTED-ADDRESS-FAMILY IPv6 gets a relayed address on the IPv6 relay address (::1),
+	 * asked over IPv4; IPv6 peers are reached through it both ways, by Send/Data and by
+	 * channel; an IPv4 peer on it is a 443. A client talking to the IPv6 listener gets an IPv4
+	 * relayed address by default. */
+	static const char *const more[] = { "::1" };
+	uint32_t v6[4] = { TURN_ATTR_REQUESTED_ADDRESS_FAMILY, 2, 0, 0 };
+	struct config cf;
+	struct turn_server *s;
+	struct tc c, c6;
+	struct sockaddr_storage relayed[2], peer, peer4, lo6;
+	int pfd = udp_peer_ip("::1", &peer), p4 = udp_peer(&peer4);
+	uint16_t num, dlen;
+	const uint8_t *data;
+	long n;
+
+	ck_assert_int_ge(pfd, 0);
+	config_make_v6(&cf, PORT_V6, more, 1);
+	ck_assert_int_eq(turn_server_start(&s, &cf), 0);
+	ck_assert_int_eq(tc_open(&c, PORT_V6, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, add_family, v6), 0);
+	ck_assert_int_eq(relayed_addrs(&c, relayed), 1);
+	addr_parse_ip("::1", addr_port(&relayed[0]), &lo6);
+	ck_assert(addr_equal(&relayed[0], &lo6));
+	ck_assert_uint_ge(addr_port(&relayed[0]), RELAY_MIN);
+
+	ck_assert_int_eq(tc_permission(&c, &peer4), 443);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x4000, &peer4), 443);
+	ck_assert_int_eq(tc_permission(&c, &peer), 0);
+	ck_assert_int_eq(tc_send_indication(&c, &peer, "six", 3), 0);
+	expect_peer_gets(pfd, &relayed[0], "six", 3);
+	send_to(pfd, &relayed[0], "back", 4);
+	expect_data_indication(&c, &peer, "back", 4);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x4001, &peer), 0);
+	ck_assert_int_eq(tc_send_channel(&c, 0x4001, "chan6", 5), 0);
+	expect_peer_gets(pfd, &relayed[0], "chan6", 5);
+	send_to(pfd, &relayed[0], "down6", 5);
+	n = tc_recv(&c, 2000);
+	ck_assert_int_eq(turn_channeldata_parse(c.rbuf, (size_t)n, &num, &data, &dlen), 0);
+	ck_assert_uint_eq(num, 0x4001);
+	ck_assert_mem_eq(data, "down6", 5);
+
+	ck_assert_int_eq(tc_open_at(&c6, "::1", PORT_V6, "alice", "wonderland"), 0);
+	ck_assert_int_eq(tc_allocate(&c6, &relayed[1]), 0);
+	ck_assert_int_eq(relayed[1].ss_family, AF_INET);
+	ck_assert_int_eq(tc_permission(&c6, &peer4), 0);
+	ck_assert_int_eq(tc_send_indication(&c6, &peer4, "over v6", 7), 0);
+	expect_peer_gets(p4, &relayed[1], "over v6", 7);
+	tc_close(&c);
+	tc_close(&c6);
+	close(pfd);
+	close(p4);
+	turn_server_stop(s);
+}
+END_TEST
+
+START_TEST(test_dual_stack)
+{
+	/* ADDITIONAL-ADDRESS-FAMILY IPv6 (RFC 8656 §7.2) gets two XOR-RELAYED-ADDRESSes, IPv4
+	 * first; peers of both families relay through the address of their family. Refresh with
+	 * LIFETIME 0 and REQUESTED-ADDRESS-FAMILY IPv6 deletes only the IPv6 address: IPv6 peers
+	 * are 443 after it, IPv4 ones still relay; the same for IPv4 then deletes the rest. */
+	static const char *const none[] = { NULL };
+	uint32_t dual[4] = { TURN_ATTR_ADDITIONAL_ADDRESS_FAMILY, 2, 0, 0 };
+	uint32_t drop6[4] = { TURN_ATTR_LIFETIME, 0, TURN_ATTR_REQUESTED_ADDRESS_FAMILY, 2 };
+	uint32_t drop4[4] = { TURN_ATTR_LIFETIME, 0, TURN_ATTR_REQUESTED_ADDRESS_FAMILY, 1 };
+	struct config cf;
+	struct turn_server *s;
+	struct turn_counters k;
+	struct tc c;
+	struct sockaddr_storage relayed[2], p4, p6;
+	int f4 = udp_peer(&p4), f6 = udp_peer_ip("::1", &p6);
+
+	config_make_v6(&cf, PORT_V6, none, 0);
+	ck_assert_int_eq(turn_server_start(&s, &cf), 0);
+	ck_assert_int_eq(tc_open(&c, PORT_V6, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, add_family, dual), 0);
+	ck_assert_int_eq(relayed_addrs(&c, relayed), 2);
+	ck_assert_int_eq(relayed[0].ss_family, AF_INET);
+	ck_assert_int_eq(relayed[1].ss_family, AF_INET6);
+	ck_assert_ptr_null(stun_msg_attr(&c.resp, TURN_ATTR_ADDRESS_ERROR_CODE));
+
+	ck_assert_int_eq(tc_permission(&c, &p4), 0);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x4000, &p6), 0);
+	ck_assert_int_eq(tc_send_indication(&c, &p4, "four", 4), 0);
+	expect_peer_gets(f4, &relayed[0], "four", 4);
+	ck_assert_int_eq(tc_send_channel(&c, 0x4000, "six", 3), 0);
+	expect_peer_gets(f6, &relayed[1], "six", 3);
+	send_to(f4, &relayed[0], "from4", 5);
+	expect_data_indication(&c, &p4, "from4", 5);
+
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_REFRESH, add_u32x2, drop6), 0);
+	turn_server_counters(s, &k);
+	ck_assert_uint_eq(k.allocations_now, 1);
+	ck_assert_uint_eq(k.channels_now, 0);
+	ck_assert_int_eq(tc_permission(&c, &p6), 443);
+	ck_assert_int_eq(tc_send_indication(&c, &p4, "still", 5), 0);
+	expect_peer_gets(f4, &relayed[0], "still", 5);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_REFRESH, add_u32x2, drop6), 443);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_REFRESH, add_u32x2, drop4), 0);
+	turn_server_counters(s, &k);
+	ck_assert_uint_eq(k.allocations_now, 0);
+	tc_close(&c);
+	close(f4);
+	close(f6);
+	turn_server_stop(s);
+}
+END_TEST
+
+START_TEST(test_dual_stack_partial)
+{
+	/* A dual-stack request to a server without an IPv6 relay address succeeds with the IPv4
+	 * address and ADDRESS-ERROR-CODE (IPv6, 440) (RFC 8656 §7.2). */
+	uint32_t dual[4] = { TURN_ATTR_ADDITIONAL_ADDRESS_FAMILY, 2, 0, 0 };
+	struct sockaddr_storage relayed[2];
+	struct tc c;
+	uint8_t family = 0;
+	int code = 0;
+
+	ck_assert_int_eq(tc_open(&c, PORT, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, add_family, dual), 0);
+	ck_assert_int_eq(relayed_addrs(&c, relayed), 1);
+	ck_assert_int_eq(relayed[0].ss_family, AF_INET);
+	ck_assert_int_eq(stun_attr_address_error(stun_msg_attr(&c.resp,
+							       TURN_ATTR_ADDRESS_ERROR_CODE),
+						 &family, &code), 0);
+	ck_assert_uint_eq(family, 2);
+	ck_assert_int_eq(code, 440);
+	tc_close(&c);
+}
+END_TEST
+
+START_TEST(test_family_errors)
+{
+	/* RFC 8656 §7.2 / RFC 6156: REQUESTED- and ADDITIONAL-ADDRESS-FAMILY together, or an
+	 * ADDITIONAL-ADDRESS-FAMILY of IPv4, or a family attribute that is not 4 bytes: 400; an
+	 * unknown family byte, or IPv6 on a server without an IPv6 relay address: 440; Refresh
+	 * naming a family the allocation does not hold: 443. Nothing is allocated by the errors. */
+	uint32_t both[4] = { TURN_ATTR_REQUESTED_ADDRESS_FAMILY, 1,
+			     TURN_ATTR_ADDITIONAL_ADDRESS_FAMILY, 2 };
+	uint32_t add4[4] = { TURN_ATTR_ADDITIONAL_ADDRESS_FAMILY, 1, 0, 0 };
+	uint32_t odd[4] = { TURN_ATTR_REQUESTED_ADDRESS_FAMILY, 3, 0, 0 };
+	uint32_t six[4] = { TURN_ATTR_REQUESTED_ADDRESS_FAMILY, 2, 0, 0 };
+	uint32_t r6[4] = { TURN_ATTR_LIFETIME, 600, TURN_ATTR_REQUESTED_ADDRESS_FAMILY, 2 };
+	static const uint8_t short_fam[2] = { 1, 0 };
+	struct tc c;
+
+	ck_assert_int_eq(tc_open(&c, PORT, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, add_family, both), 400);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, add_family, add4), 400);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, add_family, odd), 440);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, add_family, six), 440);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, add_short_family,
+				    (void *)short_fam), 400);
+	ck_assert_uint_eq(counters().allocations_now, 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_REFRESH, add_u32x2, r6), 443);
+	tc_close(&c);
+}
+END_TEST
+
+START_TEST(test_two_listeners)
+{
+	/* The 5-tuple includes the server address: one client socket allocating through two
+	 * listeners (127.0.0.1 and 127.0.0.2, same port) gets two allocations, each answered from
+	 * the address it asked. */
+	static const char *const more[] = { "127.0.0.2" };
+	struct config cf;
+	struct turn_server *s;
+	struct turn_counters k;
+	struct tc c;
+	struct sockaddr_storage second;
+
+	config_make_v6(&cf, PORT_V6, more, 1);
+	ck_assert_int_eq(turn_server_start(&s, &cf), 0);
+	ck_assert_int_eq(tc_open(&c, PORT_V6, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	addr_parse_ip("127.0.0.2", PORT_V6, &second);
+	c.server = second;
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 437);
+	turn_server_counters(s, &k);
+	ck_assert_uint_eq(k.allocations_now, 2);
+	tc_close(&c);
+	turn_server_stop(s);
+}
+END_TEST
+
 /* ---- The peer ACL ---- */
 
 /* A UDP socket bound to @ip on an ephemeral port; its address in @addr. Returns the fd. */
@@ -1309,6 +1553,11 @@ int main(void)
 	tcase_add_test(tc, test_channel_range);
 	tcase_add_test(tc, test_bad_peer_address);
 	tcase_add_test(tc, test_denied_peer);
+	tcase_add_test(tc, test_ipv6_relay);
+	tcase_add_test(tc, test_dual_stack);
+	tcase_add_test(tc, test_dual_stack_partial);
+	tcase_add_test(tc, test_family_errors);
+	tcase_add_test(tc, test_two_listeners);
 	tcase_add_test(tc, test_peer_table);
 	tcase_add_test(tc, test_peer_tunnelled);
 	tcase_add_test(tc, test_peer_self);

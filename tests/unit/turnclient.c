@@ -24,12 +24,19 @@ void tc_random_tid(uint8_t tid[STUN_TID_LEN])
 
 int udp_peer(struct sockaddr_storage *addr)
 {
-	socklen_t len = sizeof(*addr);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	return udp_peer_ip("127.0.0.1", addr);
+}
 
+int udp_peer_ip(const char *ip, struct sockaddr_storage *addr)
+{
+	socklen_t len = sizeof(*addr);
+	int fd;
+
+	if (addr_parse_ip(ip, 0, addr))
+		return -EINVAL;
+	fd = socket(addr->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	addr_parse_ip("127.0.0.1", 0, addr);
 	if (bind(fd, (struct sockaddr *)addr, addr_len(addr)) < 0 ||
 	    getsockname(fd, (struct sockaddr *)addr, &len) < 0) {
 		int err = -errno;
@@ -58,12 +65,19 @@ long udp_recv(int fd, void *buf, size_t cap, struct sockaddr_storage *from, int 
 
 int tc_open(struct tc *c, uint16_t port, const char *user, const char *pass)
 {
+	return tc_open_at(c, "127.0.0.1", port, user, pass);
+}
+
+int tc_open_at(struct tc *c, const char *server_ip, uint16_t port, const char *user,
+	       const char *pass)
+{
 	memset(c, 0, sizeof(*c));
 	c->retry = true;
-	c->fd = udp_peer(&c->local);
+	if (addr_parse_ip(server_ip, port, &c->server))
+		return -EINVAL;
+	c->fd = udp_peer_ip(c->server.ss_family == AF_INET6 ? "::1" : "127.0.0.1", &c->local);
 	if (c->fd < 0)
 		return c->fd;
-	addr_parse_ip("127.0.0.1", port, &c->server);
 	if (user)
 		snprintf(c->user, sizeof(c->user), "%s", user);
 	if (pass)

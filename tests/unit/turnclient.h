@@ -45,6 +45,10 @@ typedef void (tc_attrs_h)(struct stun_builder *b, void *arg);
  * a negative errno. @user may be NULL for no credentials. */
 int tc_open(struct tc *c, uint16_t port, const char *user, const char *pass);
 
+/* Same, on the loopback address of the family of @server_ip, talking to @server_ip:@port. */
+int tc_open_at(struct tc *c, const char *server_ip, uint16_t port, const char *user,
+	       const char *pass);
+
 void tc_close(struct tc *c);
 
 /*
@@ -93,6 +97,9 @@ long udp_recv(int fd, void *buf, size_t cap, struct sockaddr_storage *from, int 
 
 /* A UDP socket bound to 127.0.0.1 on an ephemeral port; its address in @addr. Returns the fd. */
 int udp_peer(struct sockaddr_storage *addr);
+
+/* Same, bound to @ip (e.g. "::1"). Returns the fd or a negative errno. */
+int udp_peer_ip(const char *ip, struct sockaddr_storage *addr);
 
 /* Fills @tid with random bytes. */
 void tc_random_tid(uint8_t tid[STUN_TID_LEN]);
