@@ -63,6 +63,8 @@ struct config {
 	struct {
 		struct sockaddr_storage listen;        /* HTTP listen address and port */
 		char html_dir[PATH_MAX];               /* static files of the web UI */
+		unsigned selftest_rate;                /* POST /api/selftest per minute per client
+							* address; 0 = the route is off */
 	} http;
 
 	struct {
@@ -70,6 +72,8 @@ struct config {
 		unsigned max_rooms;                    /* rooms at once in the process */
 		unsigned token_lifetime;               /* seconds a join token (JWT) is valid */
 		unsigned idle_timeout;                 /* seconds an empty room is kept */
+		unsigned reconnect_grace;              /* seconds a participant whose WebSocket
+							* dropped keeps its seat; 0 = none */
 		struct cred_secret token_secret;       /* HS256 key for join tokens */
 		bool token_secret_configured;          /* false: random per process start */
 	} rooms;

@@ -47,6 +47,7 @@ static const char *status_title(unsigned status)
 	case 411: return "Length Required";
 	case 413: return "Content Too Large";
 	case 426: return "Upgrade Required";
+	case 429: return "Too Many Requests";
 	case 503: return "Service Unavailable";
 	default: return "Internal Server Error";
 	}
@@ -183,15 +184,14 @@ static int reply_json(struct lws *wsi, struct http_txn *t, unsigned status, json
 
 /* ---- ICE servers ---- */
 
-json_t *http__ice_servers(struct http_server *srv, const char *participant)
+json_t *http__ice_servers(struct http_server *srv, const char *participant, unsigned lifetime)
 {
 	const struct config *cfg = srv->cfg;
 	char user[CRED_USERNAME_MAX], pass[CRED_PASSWORD_MAX];
 	char stun[CONFIG_HOST_MAX + 32], turn[CONFIG_HOST_MAX + 48];
 	json_t *ice;
 
-	if (cred_rest_mint(&cfg->turn.secret, participant, time(NULL),
-			   cfg->turn.credential_lifetime, user, pass))
+	if (cred_rest_mint(&cfg->turn.secret, participant, time(NULL), lifetime, user, pass))
 		return NULL;
 	snprintf(stun, sizeof(stun), "stun:%s:%u", srv->ice_host, srv->turn_port);
 	snprintf(turn, sizeof(turn), "turn:%s:%u?transport=udp", srv->ice_host, srv->turn_port);
@@ -203,30 +203,64 @@ json_t *http__ice_servers(struct http_server *srv, const char *participant)
 
 /* ---- request bodies ---- */
 
-/* Parses a {} or {"password": "..."} body (an empty body counts as {}). On success returns NULL,
- * *@doc owns the parse and *@pw points into it (NULL if absent, null or ""). Otherwise returns
- * the detail of a 400. */
-static const char *body_password(const struct http_txn *t, json_t **doc, const char **pw)
-{
-	json_t *v;
+/* The fields a request body may carry (docs/api.md); absent ones stay NULL / 0. */
+struct body {
+	json_t *doc;                   /* owns the strings below */
+	const char *password;          /* NULL if absent, null or "" */
+	const char *name;              /* NULL if absent, null or "" */
+	unsigned capacity;             /* 0 if absent or null */
+};
 
-	*doc = NULL;
-	*pw = NULL;
-	if (!t->body_len)
-		return NULL;
-	*doc = json_loadb(t->body, t->body_len, JSON_REJECT_DUPLICATES, NULL);
-	if (!json_is_object(*doc))
-		return "the body must be a JSON object";
-	v = json_object_get(*doc, "password");
+/* The string field @key of @doc into *@out (NULL if absent, null or ""), at most @max bytes and
+ * no NUL. Returns NULL, or the detail of a 400. */
+static const char *body_string(json_t *doc, const char *key, size_t max, const char **out,
+			       const char *too_long, const char *not_string)
+{
+	json_t *v = json_object_get(doc, key);
+
+	*out = NULL;
 	if (!v || json_is_null(v))
 		return NULL;
 	if (!json_is_string(v))
-		return "\"password\" must be a string";
-	if (json_string_length(v) > SIGNAL_PASSWORD_MAX)
-		return "\"password\" is longer than 256 bytes";
+		return not_string;
+	if (json_string_length(v) > max)
+		return too_long;
 	if (strlen(json_string_value(v)) != json_string_length(v))
-		return "\"password\" must not contain NUL";
-	*pw = json_string_value(v);
+		return "strings must not contain NUL";
+	if (json_string_length(v))
+		*out = json_string_value(v);
+	return NULL;
+}
+
+/* Parses a JSON object body (an empty body counts as {}) into @b; the caller json_decref()s
+ * b->doc in any case. Returns NULL, or the detail of a 400. */
+static const char *body_parse(const struct http_txn *t, struct body *b)
+{
+	const char *bad;
+	json_t *cap;
+
+	memset(b, 0, sizeof(*b));
+	if (!t->body_len)
+		return NULL;
+	b->doc = json_loadb(t->body, t->body_len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(b->doc))
+		return "the body must be a JSON object";
+	bad = body_string(b->doc, "password", SIGNAL_PASSWORD_MAX, &b->password,
+			  "\"password\" is longer than 256 bytes", "\"password\" must be a string");
+	if (!bad)
+		bad = body_string(b->doc, "name", SIGNAL_NAME_MAX, &b->name,
+				  "\"name\" is longer than 64 bytes", "\"name\" must be a string");
+	if (bad)
+		return bad;
+	if (b->name && !signal_name_valid(b->name))
+		return "\"name\" must not contain control characters";
+	cap = json_object_get(b->doc, "capacity");
+	if (cap && !json_is_null(cap)) {
+		if (!json_is_integer(cap) || json_integer_value(cap) < 2 ||
+		    json_integer_value(cap) > 1000000)
+			return "\"capacity\" must be an integer from 2 to the server's rooms.capacity";
+		b->capacity = (unsigned)json_integer_value(cap);
+	}
 	return NULL;
 }
 
@@ -238,25 +272,41 @@ static int api_health(struct lws *wsi, struct http_txn *t)
 						 "version", PACKAGE_VERSION), NULL);
 }
 
+/* What a client needs to know before it creates or joins a room. */
+static int api_info(struct lws *wsi, struct http_txn *t)
+{
+	const struct config *cfg = http__server(wsi)->cfg;
+
+	return reply_json(wsi, t, 200, json_pack("{s:s, s:i, s:i, s:i, s:b}",
+						 "version", PACKAGE_VERSION,
+						 "max_capacity", (int)cfg->rooms.capacity,
+						 "reconnect_grace", (int)cfg->rooms.reconnect_grace,
+						 "name_max", SIGNAL_NAME_MAX,
+						 "selftest", cfg->http.selftest_rate > 0), NULL);
+}
+
 static int api_room_create(struct lws *wsi, struct http_txn *t)
 {
 	struct http_server *srv = http__server(wsi);
 	struct signal_room *room = NULL;
-	const char *pw, *bad;
 	char url[64], loc[64];
-	json_t *doc;
+	const char *bad;
+	struct body b;
 	int err;
 
-	bad = body_password(t, &doc, &pw);
+	bad = body_parse(t, &b);
 	if (bad) {
-		json_decref(doc);
+		json_decref(b.doc);
 		return http__problem(wsi, t, 400, bad, NULL);
 	}
-	err = signal_room_create(srv->hub, pw, http__mono_now(), &room);
-	json_decref(doc);
+	err = signal_room_create(srv->hub, b.password, b.capacity, http__mono_now(), &room);
+	json_decref(b.doc);
 	switch (err) {
 	case 0:
 		break;
+	case -ERANGE:
+		return http__problem(wsi, t, 400, "\"capacity\" is more than this server allows "
+				     "(rooms.capacity; see GET /api/info)", NULL);
 	case -ENOSPC:
 		return http__problem(wsi, t, 503, "the server has as many rooms as it allows "
 				     "(rooms.max_rooms); try again later", NULL);
@@ -270,8 +320,9 @@ static int api_room_create(struct lws *wsi, struct http_txn *t)
 		 signal_hub_rooms(srv->hub));
 	snprintf(url, sizeof(url), "/?room=%s", signal_room_id(room));
 	snprintf(loc, sizeof(loc), "/api/rooms/%s", signal_room_id(room));
-	return reply_json(wsi, t, 201, json_pack("{s:s, s:s}", "room", signal_room_id(room),
-						 "url", url),
+	return reply_json(wsi, t, 201, json_pack("{s:s, s:s, s:i}", "room", signal_room_id(room),
+						 "url", url,
+						 "capacity", (int)signal_room_capacity(room)),
 			  (const char *const[]){ "location:", loc, NULL });
 }
 
@@ -295,29 +346,36 @@ static int api_room_join(struct lws *wsi, struct http_txn *t)
 	const struct config *cfg = srv->cfg;
 	struct signal_room *room = signal_room_find(srv->hub, t->room);
 	char pid[SIGNAL_ID_LEN + 1], *token = NULL;
-	const char *pw, *bad;
-	json_t *doc;
+	const char *bad;
+	struct body b;
+	bool has_pw;
 	int err;
 
 	if (!room)
 		return http__problem(wsi, t, 404, "no such room", NULL);
-	bad = body_password(t, &doc, &pw);
+	bad = body_parse(t, &b);
 	if (bad) {
-		json_decref(doc);
+		json_decref(b.doc);
 		return http__problem(wsi, t, 400, bad, NULL);
 	}
-	err = signal_room_check_password(room, pw);
-	json_decref(doc);
-	if (err)
-		return http__problem(wsi, t, 401, pw ? "wrong password" :
+	has_pw = b.password != NULL;
+	err = signal_room_check_password(room, b.password);
+	if (err) {
+		json_decref(b.doc);
+		return http__problem(wsi, t, 401, has_pw ? "wrong password" :
 				     "this room needs a password", NULL);
-	/* Full means full of open sockets; a token does not hold a seat (docs/api.md). */
-	if (signal_room_peers(room) >= signal_room_capacity(room))
+	}
+	/* Full means every seat is taken by a socket or a reconnecting participant; a token does
+	 * not hold a seat (docs/api.md). */
+	if (signal_room_peers(room) >= signal_room_capacity(room)) {
+		json_decref(b.doc);
 		return http__problem(wsi, t, 409, "the room is full", NULL);
+	}
 	err = signal_id_random(pid);
 	if (!err)
 		err = signal_token_mint(&cfg->rooms.token_secret, signal_room_id(room), pid,
-					time(NULL), cfg->rooms.token_lifetime, &token);
+					b.name, time(NULL), cfg->rooms.token_lifetime, &token);
+	json_decref(b.doc);
 	if (err) {
 		log_err("http: cannot mint a join token: %s", strerror(-err));
 		return http__problem(wsi, t, 500, "could not issue a token", NULL);
@@ -356,12 +414,94 @@ static int api_ice_servers(struct lws *wsi, struct http_txn *t)
 	OPENSSL_cleanse(auth, sizeof(auth));
 	if (!signal_room_find(srv->hub, claims.room))
 		return http__problem(wsi, t, 404, "the token's room no longer exists", NULL);
-	ice = http__ice_servers(srv, claims.sub);
+	ice = http__ice_servers(srv, claims.sub, srv->cfg->turn.credential_lifetime);
 	if (!ice)
 		return http__problem(wsi, t, 500, "could not mint TURN credentials", NULL);
 	return reply_json(wsi, t, 200, json_pack("{s:o, s:i}", "iceServers", ice,
 						 "ttl", (int)srv->cfg->turn.credential_lifetime),
 			  NULL);
+}
+
+/* The client address as a 64-bit key (FNV-1a over the address bytes), 0 if unknown. */
+static uint64_t client_key(struct lws *wsi)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd = lws_get_socket_fd(lws_get_network_wsi(wsi));
+	const unsigned char *p;
+	uint64_t h = 1469598103934665603ull;
+	size_t n;
+
+	memset(&ss, 0, sizeof(ss));
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len))
+		return 0;
+	addr_canonical(&ss);
+	if (ss.ss_family == AF_INET) {
+		p = (const unsigned char *)&((struct sockaddr_in *)&ss)->sin_addr;
+		n = 4;
+	} else {
+		/* An IPv6 client controls its /64: count per /64. */
+		p = (const unsigned char *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+		n = 8;
+	}
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h | 1;
+}
+
+/* True if @wsi's address may have one more self-test credential this minute. */
+static bool selftest_allowed(struct http_server *srv, struct lws *wsi)
+{
+	uint64_t key = client_key(wsi);
+	time_t minute = http__mono_now() / 60;
+	size_t slot = (size_t)(key % (sizeof(srv->selftest) / sizeof(srv->selftest[0])));
+
+	if (srv->selftest[slot].minute != minute) {
+		srv->selftest[slot].minute = minute;
+		srv->selftest[slot].count = 0;
+	}
+	srv->selftest[slot].key = key;
+	if (srv->selftest[slot].count >= srv->cfg->http.selftest_rate)
+		return false;
+	srv->selftest[slot].count++;
+	return true;
+}
+
+/* Seconds a self-test credential is valid: long enough for the test, short enough to be useless
+ * for anything else. */
+#define SELFTEST_LIFETIME 300
+
+/*
+ * A TURN credential for the network self-test page, tied to no room. Why not a throwaway room:
+ * a room takes one of rooms.max_rooms for idle_timeout, and its token opens a WebSocket; the
+ * self-test needs neither, only TURN for a few seconds. The rate limit keeps this from being a
+ * free TURN service.
+ */
+static int api_selftest(struct lws *wsi, struct http_txn *t)
+{
+	struct http_server *srv = http__server(wsi);
+	const struct config *cfg = srv->cfg;
+	char pid[SIGNAL_ID_LEN + 1], ports[32];
+	json_t *ice;
+
+	if (!cfg->http.selftest_rate)
+		return http__problem(wsi, t, 404, "the network self-test is turned off "
+				     "(http.selftest_rate = 0)", NULL);
+	if (!selftest_allowed(srv, wsi))
+		return http__problem(wsi, t, 429, "too many self-tests from your address; try again "
+				     "in a minute", (const char *const[]){ "retry-after:", "60",
+									   NULL });
+	if (signal_id_random(pid))
+		return http__problem(wsi, t, 500, "could not mint a credential", NULL);
+	ice = http__ice_servers(srv, pid, SELFTEST_LIFETIME);
+	if (!ice)
+		return http__problem(wsi, t, 500, "could not mint TURN credentials", NULL);
+	snprintf(ports, sizeof(ports), "%u-%u", cfg->turn.relay_port_min, cfg->turn.relay_port_max);
+	log_info("http: self-test credential issued");
+	return reply_json(wsi, t, 200, json_pack("{s:o, s:i, s:{s:i, s:s}}", "iceServers", ice,
+						 "ttl", SELFTEST_LIFETIME,
+						 "ports", "turn", (int)srv->turn_port,
+						 "relay", ports), NULL);
 }
 
 static int api_signal_plain(struct lws *wsi, struct http_txn *t)
@@ -384,7 +524,8 @@ static int api_metrics(struct lws *wsi, struct http_txn *t)
 	return rc;
 }
 
-enum route_id { R_HEALTH, R_ROOMS, R_ROOM, R_JOIN, R_ICE, R_SIGNAL, R_METRICS };
+enum route_id { R_HEALTH, R_ROOMS, R_ROOM, R_JOIN, R_ICE, R_SIGNAL, R_METRICS, R_INFO,
+		R_SELFTEST };
 
 #define M_GET 1u    /* and HEAD */
 #define M_POST 2u
@@ -401,6 +542,8 @@ static const struct route {
 	[R_ICE] = { M_GET, "GET, HEAD", api_ice_servers },
 	[R_SIGNAL] = { M_GET, "GET", api_signal_plain },
 	[R_METRICS] = { M_GET, "GET, HEAD", api_metrics },
+	[R_INFO] = { M_GET, "GET, HEAD", api_info },
+	[R_SELFTEST] = { M_POST, "POST", api_selftest },
 };
 
 /* Maps t->path to a route; fills t->room for /api/rooms/<id>[/join]. Returns -1 if none. */
@@ -413,6 +556,10 @@ static int route_find(struct http_txn *t)
 		return R_HEALTH;
 	if (!strcmp(p, "/api/rooms"))
 		return R_ROOMS;
+	if (!strcmp(p, "/api/info"))
+		return R_INFO;
+	if (!strcmp(p, "/api/selftest"))
+		return R_SELFTEST;
 	if (!strcmp(p, "/api/ice-servers"))
 		return R_ICE;
 	if (!strcmp(p, "/api/signal"))

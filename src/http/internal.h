@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <libwebsockets.h>
@@ -39,6 +40,7 @@ struct ws_conn {
 	char *rx;                      /* the message being reassembled from fragments */
 	size_t rx_len;
 	bool rx_binary;
+	bool leaving;                  /* the client closed with 1000: leave, keep no seat */
 	bool closing;                  /* send what is queued, then close with close_code */
 	int close_code;
 	const char *close_reason;
@@ -60,6 +62,14 @@ struct http_server {
 
 	char ice_host[CONFIG_HOST_MAX + 2];  /* turn.external_address, IPv6 in brackets */
 	unsigned turn_port;
+
+	/* POST /api/selftest rate limit: per client address hash, the minute and the count in it.
+	 * Addresses that share a slot share a budget, which errs on the strict side. */
+	struct {
+		uint64_t key;
+		time_t minute;
+		unsigned count;
+	} selftest[256];
 
 	/* lws keeps pointers to these for the context's life. */
 	char iface[ADDR_STRLEN];
@@ -98,9 +108,9 @@ time_t http__mono_now(void);
 void http__arm_expiry(struct http_server *srv);
 
 /* Builds the RTCIceServer list for @participant: STUN and TURN URLs at turn.external_address and
- * a TURN REST credential for @participant valid for turn.credential_lifetime seconds. Returns a
- * new JSON array, or NULL (-ENOMEM or a bad id). */
-json_t *http__ice_servers(struct http_server *srv, const char *participant);
+ * a TURN REST credential for @participant valid for @lifetime seconds. Returns a new JSON array,
+ * or NULL (-ENOMEM or a bad id). */
+json_t *http__ice_servers(struct http_server *srv, const char *participant, unsigned lifetime);
 
 /* Frees a transaction's buffers and clears it for the next request. */
 void http__txn_reset(struct http_txn *t);
@@ -142,7 +152,10 @@ int http__ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 /* Starts closing every WebSocket (1001 going away). Returns how many are open. */
 size_t http__ws_close_all(struct http_server *srv);
 
-/* The send hook given to the signal hub. */
+/* The hooks given to the signal hub: send, close (a connection whose peer was taken over by a
+ * newer one) and gone (a participant left for good). */
 int http__ws_send(void *conn, const char *json, size_t len, void *arg);
+void http__ws_close_conn(void *conn, int code, const char *reason, void *arg);
+void http__participant_gone(const char *room, const char *id, void *arg);
 
 #endif

@@ -286,8 +286,16 @@ int http_server_create(struct http_server **out, const struct config *cfg,
 	levels = LLL_ERR | LLL_WARN | (log_enabled(LOGL_DEBUG) ? LLL_NOTICE : 0);
 	lws_set_log_level(levels, log_emit);
 
-	err = signal_hub_create(&srv->hub, cfg->rooms.capacity, cfg->rooms.max_rooms,
-				cfg->rooms.idle_timeout, http__ws_send, srv);
+	err = signal_hub_create(&srv->hub, &(struct signal_limits){
+					.capacity = cfg->rooms.capacity,
+					.max_rooms = cfg->rooms.max_rooms,
+					.idle_timeout = cfg->rooms.idle_timeout,
+					.reconnect_grace = cfg->rooms.reconnect_grace,
+					.token_key = &cfg->rooms.token_secret,
+					.token_lifetime = cfg->rooms.token_lifetime },
+				&(struct signal_hooks){
+					.send = http__ws_send, .close = http__ws_close_conn,
+					.gone = http__participant_gone, .arg = srv });
 	if (err)
 		goto out;
 	err = listen_probe(ls);

@@ -1,7 +1,9 @@
 /*
  * The signaling WebSocket: GET /api/signal?token=<JWT>, subprotocol tincan.v1.
  *
- * One connection is one peer of one room (src/signal/). The upgrade request is checked before lws
+ * One connection is one peer of one room (src/signal/). A peer outlives a connection that drops
+ * (rooms.reconnect_grace): only a close frame with 1000 from the client means "I leave". The
+ * upgrade request is checked before lws
  * answers it, so a bad token, an unknown room or a full room gets a real HTTP status (401, 404,
  * 409) instead of a socket that opens and closes at once; the checks run again when the socket
  * is established, in the same service call, so nothing can change in between.
@@ -92,6 +94,25 @@ int http__ws_send(void *conn, const char *json, size_t len, void *arg)
 	return 0;
 }
 
+void http__ws_close_conn(void *conn, int code, const char *reason, void *arg)
+{
+	struct ws_conn *c = conn;
+
+	(void)arg;
+	c->peer = NULL;  /* the hub gave the peer to another connection */
+	ws_close(c, code, reason);
+}
+
+void http__participant_gone(const char *room, const char *id, void *arg)
+{
+	struct http_server *srv = arg;
+
+	/* The participant will not come back: its TURN credentials (which name it) and allocations
+	 * may go. Issue 3's turn_server_revoke(srv->turn, id) belongs here. */
+	(void)srv;
+	log_debug("http: participant %.6s... of room %.6s... is gone", id, room);
+}
+
 /* ---- admission ---- */
 
 /* True if the client offered WS_PROTO in Sec-WebSocket-Protocol (a comma-separated list). */
@@ -131,16 +152,12 @@ static unsigned admit(struct lws *wsi, struct http_server *srv, struct signal_cl
 		*detail = "the token's room no longer exists";
 		return 404;
 	}
-	switch (signal_room_can_join(*room, claims->sub)) {
-	case 0:
-		return 0;
-	case -EEXIST:
-		*detail = "this participant is already connected";
-		return 409;
-	default:
+	/* A participant id that already has a seat resumes it (signal_room_join()). */
+	if (signal_room_can_join(*room, claims->sub)) {
 		*detail = "the room is full";
 		return 409;
 	}
+	return 0;
 }
 
 int http__ws_confirm_upgrade(struct lws *wsi, const char *upgrade)
@@ -179,6 +196,7 @@ static int ws_established(struct lws *wsi, struct ws_conn *c)
 	struct http_server *srv = http__server(wsi);
 	struct signal_claims claims;
 	struct signal_room *room;
+	struct signal_join join;
 	const char *detail;
 	json_t *ice;
 	int err;
@@ -192,17 +210,19 @@ static int ws_established(struct lws *wsi, struct ws_conn *c)
 				 (unsigned char *)detail, strlen(detail));
 		return -1;
 	}
-	ice = http__ice_servers(srv, claims.sub);
+	ice = http__ice_servers(srv, claims.sub, srv->cfg->turn.credential_lifetime);
 	if (!ice)
 		return -1;
 	lws_dll2_add_tail(&c->list, &srv->conns);
-	err = signal_room_join(room, claims.sub, c, ice, &c->peer);
+	join = (struct signal_join){ .id = claims.sub, .name = claims.name, .conn = c,
+				     .ice_servers = ice };
+	err = signal_room_join(room, &join, &c->peer);
 	json_decref(ice);
 	if (err) {
 		lws_dll2_remove(&c->list);
 		return -1;
 	}
-	log_debug("http: peer %.6s... joined room %.6s... (%u/%u)", claims.sub, claims.room,
+	log_debug("http: peer %.6s... connected to room %.6s... (%u/%u)", claims.sub, claims.room,
 		  signal_room_peers(room), signal_room_capacity(room));
 	return 0;
 }
@@ -277,13 +297,26 @@ static int ws_writeable(struct lws *wsi, struct ws_conn *c)
 	return 0;
 }
 
+/* The client's close frame: 1000 (normal closure) is how a page says it leaves for good. */
+static void ws_peer_close(struct ws_conn *c, const unsigned char *in, size_t len)
+{
+	if (len >= 2 && (in[0] << 8 | in[1]) == LWS_CLOSE_STATUS_NORMAL)
+		c->leaving = true;
+}
+
 static void ws_closed(struct lws *wsi, struct ws_conn *c)
 {
 	struct http_server *srv = http__server(wsi);
 
 	if (c->peer && !srv->destroying) {
-		log_debug("http: peer %.6s... left", signal_peer_id(c->peer));
-		signal_peer_leave(c->peer, http__mono_now());
+		if (c->leaving) {
+			log_debug("http: peer %.6s... left", signal_peer_id(c->peer));
+			signal_peer_leave(c->peer, http__mono_now());
+		} else {
+			/* Dropped, not left: the seat is kept for rooms.reconnect_grace. */
+			log_debug("http: peer %.6s... disconnected", signal_peer_id(c->peer));
+			signal_peer_detach(c->peer, http__mono_now());
+		}
 		http__arm_expiry(srv);
 	}
 	c->peer = NULL;
@@ -310,6 +343,9 @@ int http__ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 		return ws_receive(wsi, c, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return ws_writeable(wsi, c);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		ws_peer_close(c, in, len);
+		return 0;
 	case LWS_CALLBACK_CLOSED:
 		ws_closed(wsi, c);
 		return 0;

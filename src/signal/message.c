@@ -14,6 +14,54 @@
 
 #include "signal/internal.h"
 
+/* Keeps @text for @peer, which has no connection now. Past the bounds, messages are dropped:
+ * the page renegotiates after resuming anyway, so a long backlog would be stale. */
+static int backlog_add(struct signal_peer *peer, const char *text, size_t len)
+{
+	struct signal_backlog *b;
+
+	if (peer->backlog_msgs >= SIGNAL_BACKLOG_MSGS ||
+	    peer->backlog_bytes + len > SIGNAL_BACKLOG_BYTES)
+		return -ENOBUFS;
+	b = malloc(sizeof(*b) + len);
+	if (!b)
+		return -ENOMEM;
+	b->next = NULL;
+	b->len = len;
+	memcpy(b->text, text, len);
+	if (peer->backlog_tail)
+		peer->backlog_tail->next = b;
+	else
+		peer->backlog = b;
+	peer->backlog_tail = b;
+	peer->backlog_msgs++;
+	peer->backlog_bytes += len;
+	return 0;
+}
+
+void signal__backlog_free(struct signal_peer *peer)
+{
+	struct signal_backlog *b, *next;
+
+	for (b = peer->backlog; b; b = next) {
+		next = b->next;
+		free(b);
+	}
+	peer->backlog = peer->backlog_tail = NULL;
+	peer->backlog_msgs = peer->backlog_bytes = 0;
+}
+
+void signal__backlog_flush(struct signal_peer *peer)
+{
+	struct signal_hub *hub = peer->room->hub;
+	struct signal_backlog *b;
+
+	for (b = peer->backlog; b && peer->conn; b = b->next)
+		if (hub->hooks.send(peer->conn, b->text, b->len, hub->hooks.arg))
+			break;
+	signal__backlog_free(peer);
+}
+
 int signal__send(struct signal_peer *peer, json_t *msg)
 {
 	struct signal_hub *hub = peer->room->hub;
@@ -26,27 +74,70 @@ int signal__send(struct signal_peer *peer, json_t *msg)
 	json_decref(msg);
 	if (!text)
 		return -ENOMEM;
-	err = hub->send(peer->conn, text, strlen(text), hub->arg);
+	if (peer->conn)
+		err = hub->hooks.send(peer->conn, text, strlen(text), hub->hooks.arg);
+	else
+		err = backlog_add(peer, text, strlen(text));
 	free(text);
 	return err;
 }
 
-void signal__announce_join(struct signal_peer *peer, json_t *ice_servers)
+/* A fresh join token for @peer, or NULL if the hub has no key (or on error). */
+static char *fresh_token(struct signal_peer *peer)
+{
+	const struct signal_limits *l = &peer->room->hub->limits;
+	char *tok = NULL;
+
+	if (!l->token_key || !l->token_lifetime)
+		return NULL;
+	if (signal_token_mint(l->token_key, peer->room->id, peer->id, peer->name, time(NULL),
+			      l->token_lifetime, &tok))
+		return NULL;
+	return tok;
+}
+
+/* Adds "token" and "expires_in" to @msg if the hub mints tokens. */
+static json_t *with_token(struct signal_peer *peer, json_t *msg)
+{
+	char *tok = fresh_token(peer);
+
+	if (msg && tok) {
+		json_object_set_new(msg, "token", json_string(tok));
+		json_object_set_new(msg, "expires_in",
+				    json_integer(peer->room->hub->limits.token_lifetime));
+	}
+	free(tok);
+	return msg;
+}
+
+void signal__announce_join(struct signal_peer *peer, json_t *ice_servers, bool resumed)
 {
 	struct signal_room *room = peer->room;
 	struct signal_peer *p, *tmp;
-	json_t *peers = json_array();
+	json_t *peers = json_array(), *names = json_object(), *msg;
 
-	HASH_ITER(hh, room->peers, p, tmp)
-		if (p != peer)
-			json_array_append_new(peers, json_string(p->id));
-	signal__send(peer, json_pack("{s:s, s:s, s:o, s:o}", "type", "welcome", "id", peer->id,
-				     "peers", peers,
-				     "iceServers", ice_servers ? json_incref(ice_servers) : json_array()));
-	HASH_ITER(hh, room->peers, p, tmp)
-		if (p != peer)
-			signal__send(p, json_pack("{s:s, s:s}", "type", "peer-joined",
-						  "id", peer->id));
+	HASH_ITER(hh, room->peers, p, tmp) {
+		if (p == peer)
+			continue;
+		json_array_append_new(peers, json_string(p->id));
+		if (p->name[0])
+			json_object_set_new(names, p->id, json_string(p->name));
+	}
+	msg = json_pack("{s:s, s:s, s:o, s:o, s:o, s:b, s:i}", "type", "welcome", "id", peer->id,
+			"peers", peers, "names", names,
+			"iceServers", ice_servers ? json_incref(ice_servers) : json_array(),
+			"resumed", resumed, "capacity", (int)room->capacity);
+	signal__send(peer, with_token(peer, msg));
+	if (resumed)
+		return;
+	HASH_ITER(hh, room->peers, p, tmp) {
+		if (p == peer)
+			continue;
+		msg = json_pack("{s:s, s:s}", "type", "peer-joined", "id", peer->id);
+		if (msg && peer->name[0])
+			json_object_set_new(msg, "name", json_string(peer->name));
+		signal__send(p, msg);
+	}
 }
 
 void signal__announce_leave(struct signal_peer *peer)
@@ -108,6 +199,10 @@ int signal_peer_recv(struct signal_peer *peer, const char *text, size_t len)
 		err = -EBADMSG;
 	} else if (!strcmp(t, "signal")) {
 		err = recv_signal(peer, msg);
+	} else if (!strcmp(t, "refresh") && peer->room->hub->limits.token_key) {
+		/* A long call outlives its join token; resuming after a drop needs a valid one. */
+		signal__send(peer, with_token(peer, json_pack("{s:s}", "type", "token")));
+		err = 0;
 	} else if (!strcmp(t, "ping")) {
 		/* Browsers cannot send WebSocket pings; this lets a page keep idle proxies from
 		 * closing the socket and measure the round trip. */

@@ -20,15 +20,30 @@
 
 #include "signal/signal.h"
 
+bool signal_name_valid(const char *s)
+{
+	size_t n;
+
+	if (!s)
+		return false;
+	n = strlen(s);
+	if (n > SIGNAL_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
 int signal_token_mint(const struct cred_secret *key, const char *room, const char *sub,
-		      time_t now, unsigned lifetime, char **out)
+		      const char *name, time_t now, unsigned lifetime, char **out)
 {
 	jwt_t *jwt = NULL;
 	char *tok = NULL;
 	int err;
 
 	if (!key || !key->len || key->len > CRED_SECRET_MAX || !signal_id_valid(room) ||
-	    !signal_id_valid(sub) || !lifetime || !out)
+	    !signal_id_valid(sub) || !lifetime || !out || (name && !signal_name_valid(name)))
 		return -EINVAL;
 
 	err = -jwt_new(&jwt);
@@ -43,6 +58,11 @@ int signal_token_mint(const struct cred_secret *key, const char *room, const cha
 	err = -jwt_add_grant(jwt, "sub", sub);
 	if (err)
 		goto out;
+	if (name && *name) {
+		err = -jwt_add_grant(jwt, "name", name);
+		if (err)
+			goto out;
+	}
 	err = -jwt_add_grant_int(jwt, "iat", (long)now);
 	if (err)
 		goto out;
@@ -102,7 +122,7 @@ int signal_token_verify(const struct cred_secret *key, const char *token, time_t
 			struct signal_claims *out)
 {
 	struct signal_claims c;
-	json_t *claims = NULL, *iat, *exp;
+	json_t *claims = NULL, *iat, *exp, *name;
 	jwt_t *jwt = NULL;
 	char *grants = NULL;
 	int err;
@@ -145,6 +165,14 @@ int signal_token_verify(const struct cred_secret *key, const char *token, time_t
 	err = claim_id(claims, "sub", c.sub);
 	if (err)
 		goto out;
+	name = json_object_get(claims, "name");
+	if (name) {
+		if (!json_is_string(name) || !signal_name_valid(json_string_value(name))) {
+			err = -EINVAL;
+			goto out;
+		}
+		memcpy(c.name, json_string_value(name), strlen(json_string_value(name)) + 1);
+	}
 	iat = json_object_get(claims, "iat");
 	exp = json_object_get(claims, "exp");
 	if (!json_is_integer(iat) || !json_is_integer(exp)) {

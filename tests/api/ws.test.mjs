@@ -30,7 +30,10 @@ test('two peers: welcome, peer-joined, signal both ways, peer-left', async () =>
   const b = await enter(room);
   assert.equal(b.welcome.id, b.participant);
   assert.deepEqual(b.welcome.peers, [a.participant]);
-  assert.deepEqual(Object.keys(b.welcome).sort(), ['iceServers', 'id', 'peers', 'type']);
+  assert.deepEqual(Object.keys(b.welcome).sort(), ['capacity', 'expires_in', 'iceServers', 'id',
+    'names', 'peers', 'resumed', 'token', 'type']);
+  assert.equal(b.welcome.resumed, false);
+  assert.deepEqual(b.welcome.names, {});
   assert.deepEqual(await a.client.next(), { type: 'peer-joined', id: b.participant });
 
   // The newcomer offers to the peers listed in its welcome.
@@ -92,10 +95,25 @@ test('a third socket in a room of two is refused with 409', async () => {
   await b.close();
 });
 
-test('the same participant cannot connect twice (409)', async () => {
+test('the same participant connecting again takes over: the old socket gets replaced, 4001', async () => {
   const room = await createRoom();
   const a = await enter(room);
-  await refused(connect(a.token), 409);
+  const b = await enter(room);
+  assert.equal((await a.client.next()).type, 'peer-joined');
+  const b2 = await connect(b.token);
+  const w = await b2.next();
+  assert.equal(w.type, 'welcome');
+  assert.equal(w.resumed, true);
+  assert.deepEqual(w.peers, [a.participant]);
+  assert.deepEqual(await b.client.next(), { type: 'replaced' });
+  const closed = await b.client.closed;
+  assert.equal(closed.code, 4001);
+  // a is told nothing: the participant never left.
+  assert.ok(await a.client.quiet(300));
+  a.client.send({ type: 'signal', to: b.participant, data: { via: 'b2' } });
+  assert.deepEqual((await b2.next()).data, { via: 'b2' });
+  await b2.close();
+  assert.deepEqual(await a.client.next(), { type: 'peer-left', id: b.participant });
   await a.client.close();
 });
 
@@ -193,7 +211,8 @@ test('a message over 64 KiB gets too-large and close 1009', async () => {
   assert.equal(err.code, 'too-large');
   const closed = await a.client.closed;
   assert.equal(closed.code, 1009);
-  assert.deepEqual(await b.client.next(), { type: 'peer-left', id: a.participant });
+  // Cut by the server, not left: peer-left comes after rooms.reconnect_grace (1 s here).
+  assert.deepEqual(await b.client.next(5000), { type: 'peer-left', id: a.participant });
   await b.client.close();
 });
 
@@ -228,7 +247,7 @@ test('a client that never reads is disconnected, not buffered forever', async ()
       if (m && m.type === 'peer-left') left = m;
     }
   }
-  left ??= await a.client.next(5000);
+  left ??= await a.client.next(8000); // after rooms.reconnect_grace
   assert.deepEqual(left, { type: 'peer-left', id: b.participant });
   b.client.ws.terminate();
   await a.client.close();

@@ -55,14 +55,56 @@ static const char *sent_str(size_t i, const char *key)
 
 static int conns[8] = { 0, 1, 2, 3, 4, 5, 6, 7 };
 
-static struct signal_hub *hub_new(unsigned capacity, unsigned max_rooms, unsigned idle)
+/* The close and gone hooks record their last call. */
+static int closed_conn = -1, closed_code;
+static char gone_id[SIGNAL_ID_LEN + 1];
+static unsigned n_gone;
+
+static void mock_close(void *conn, int code, const char *reason, void *arg)
+{
+	ck_assert_ptr_eq(arg, &n_sent);
+	ck_assert_ptr_nonnull(reason);
+	closed_conn = *(int *)conn;
+	closed_code = code;
+}
+
+static void mock_gone(const char *room, const char *id, void *arg)
+{
+	ck_assert_ptr_eq(arg, &n_sent);
+	ck_assert(signal_id_valid(room));
+	snprintf(gone_id, sizeof(gone_id), "%s", id);
+	n_gone++;
+}
+
+static const struct cred_secret token_key = { .key = "unit-test-token-key-0123456789", .len = 30 };
+
+static struct signal_hub *hub_new_grace(unsigned capacity, unsigned max_rooms, unsigned idle,
+					unsigned grace)
 {
 	struct signal_hub *hub = NULL;
 
 	sent_clear();
 	send_result = 0;
-	ck_assert_int_eq(signal_hub_create(&hub, capacity, max_rooms, idle, mock_send, &n_sent), 0);
+	closed_conn = -1;
+	n_gone = 0;
+	ck_assert_int_eq(signal_hub_create(&hub, &(struct signal_limits){
+			.capacity = capacity, .max_rooms = max_rooms, .idle_timeout = idle,
+			.reconnect_grace = grace, .token_key = &token_key, .token_lifetime = 600 },
+		&(struct signal_hooks){ .send = mock_send, .close = mock_close, .gone = mock_gone,
+					.arg = &n_sent }), 0);
 	return hub;
+}
+
+static struct signal_hub *hub_new(unsigned capacity, unsigned max_rooms, unsigned idle)
+{
+	return hub_new_grace(capacity, max_rooms, idle, 0);
+}
+
+static int join(struct signal_room *room, const char *id, void *conn, json_t *ice,
+		struct signal_peer **out)
+{
+	return signal_room_join(room, &(struct signal_join){ .id = id, .conn = conn,
+							     .ice_servers = ice }, out);
 }
 
 static void new_id(char out[SIGNAL_ID_LEN + 1])
@@ -128,7 +170,7 @@ START_TEST(test_token_roundtrip)
 
 	new_id(room);
 	new_id(sub);
-	ck_assert_int_eq(signal_token_mint(&key1, room, sub, 1700000000, 600, &tok), 0);
+	ck_assert_int_eq(signal_token_mint(&key1, room, sub, NULL, 1700000000, 600, &tok), 0);
 	ck_assert_ptr_nonnull(tok);
 	ck_assert_ptr_nonnull(strchr(tok, '.'));
 	ck_assert_ptr_nonnull(strchr(strchr(tok, '.') + 1, '.'));
@@ -154,7 +196,7 @@ START_TEST(test_token_rejects)
 
 	new_id(room);
 	new_id(sub);
-	ck_assert_int_eq(signal_token_mint(&key1, room, sub, 1700000000, 600, &tok), 0);
+	ck_assert_int_eq(signal_token_mint(&key1, room, sub, NULL, 1700000000, 600, &tok), 0);
 	ck_assert_int_eq(signal_token_verify(&key2, tok, 1700000001, &c), -EACCES);
 
 	/* Flip one char of the payload: the signature no longer matches. */
@@ -247,12 +289,12 @@ START_TEST(test_token_mint_args)
 {
 	char *tok = NULL;
 
-	ck_assert_int_eq(signal_token_mint(&key1, "short", "BBBBBBBBBBBBBBBBBBBBBB", 1, 60, &tok),
-			 -EINVAL);
-	ck_assert_int_eq(signal_token_mint(&key1, "AAAAAAAAAAAAAAAAAAAAAA", "x:y", 1, 60, &tok),
-			 -EINVAL);
+	ck_assert_int_eq(signal_token_mint(&key1, "short", "BBBBBBBBBBBBBBBBBBBBBB", NULL, 1, 60,
+					   &tok), -EINVAL);
+	ck_assert_int_eq(signal_token_mint(&key1, "AAAAAAAAAAAAAAAAAAAAAA", "x:y", NULL, 1, 60,
+					   &tok), -EINVAL);
 	ck_assert_int_eq(signal_token_mint(&key1, "AAAAAAAAAAAAAAAAAAAAAA",
-					   "BBBBBBBBBBBBBBBBBBBBBB", 1, 0, &tok), -EINVAL);
+					   "BBBBBBBBBBBBBBBBBBBBBB", NULL, 1, 0, &tok), -EINVAL);
 	ck_assert_ptr_null(tok);
 }
 END_TEST
@@ -266,8 +308,8 @@ START_TEST(test_room_create_find)
 	struct signal_hub *hub = hub_new(2, 10, 60);
 	struct signal_room *r = NULL, *r2 = NULL;
 
-	ck_assert_int_eq(signal_room_create(hub, NULL, 0, &r), 0);
-	ck_assert_int_eq(signal_room_create(hub, "", 0, &r2), 0);
+	ck_assert_int_eq(signal_room_create(hub, NULL, 0, 0, &r), 0);
+	ck_assert_int_eq(signal_room_create(hub, "", 0, 0, &r2), 0);
 	ck_assert(signal_id_valid(signal_room_id(r)));
 	ck_assert_str_ne(signal_room_id(r), signal_room_id(r2));
 	ck_assert_ptr_eq(signal_room_find(hub, signal_room_id(r)), r);
@@ -295,7 +337,7 @@ START_TEST(test_room_password)
 	struct signal_room *r = NULL;
 	char longpw[SIGNAL_PASSWORD_MAX + 2];
 
-	ck_assert_int_eq(signal_room_create(hub, "s3cret pass", 0, &r), 0);
+	ck_assert_int_eq(signal_room_create(hub, "s3cret pass", 0, 0, &r), 0);
 	ck_assert(signal_room_has_password(r));
 	ck_assert_int_eq(signal_room_check_password(r, "s3cret pass"), 0);
 	ck_assert_int_eq(signal_room_check_password(r, "s3cret pas"), -EACCES);
@@ -306,10 +348,10 @@ START_TEST(test_room_password)
 	memset(longpw, 'x', sizeof(longpw) - 1);
 	longpw[sizeof(longpw) - 1] = '\0';
 	r = NULL;
-	ck_assert_int_eq(signal_room_create(hub, longpw, 0, &r), -EINVAL);
+	ck_assert_int_eq(signal_room_create(hub, longpw, 0, 0, &r), -EINVAL);
 	ck_assert_ptr_null(r);
 	longpw[SIGNAL_PASSWORD_MAX] = '\0';
-	ck_assert_int_eq(signal_room_create(hub, longpw, 0, &r), 0);
+	ck_assert_int_eq(signal_room_create(hub, longpw, 0, 0, &r), 0);
 	ck_assert_int_eq(signal_room_check_password(r, longpw), 0);
 	signal_hub_destroy(hub);
 }
@@ -323,8 +365,8 @@ START_TEST(test_room_password_per_room)
 	struct signal_hub *hub = hub_new(2, 10, 60);
 	struct signal_room *a = NULL, *b = NULL;
 
-	ck_assert_int_eq(signal_room_create(hub, "alpha", 0, &a), 0);
-	ck_assert_int_eq(signal_room_create(hub, "beta", 0, &b), 0);
+	ck_assert_int_eq(signal_room_create(hub, "alpha", 0, 0, &a), 0);
+	ck_assert_int_eq(signal_room_create(hub, "beta", 0, 0, &b), 0);
 	ck_assert_int_eq(signal_room_check_password(a, "alpha"), 0);
 	ck_assert_int_eq(signal_room_check_password(a, "beta"), -EACCES);
 	ck_assert_int_eq(signal_room_check_password(b, "beta"), 0);
@@ -340,18 +382,18 @@ START_TEST(test_room_limit)
 	struct signal_room *r = NULL;
 
 	for (int i = 0; i < 3; i++)
-		ck_assert_int_eq(signal_room_create(hub, NULL, 100, &r), 0);
-	ck_assert_int_eq(signal_room_create(hub, NULL, 100, &r), -ENOSPC);
+		ck_assert_int_eq(signal_room_create(hub, NULL, 0, 100, &r), 0);
+	ck_assert_int_eq(signal_room_create(hub, NULL, 0, 100, &r), -ENOSPC);
 	ck_assert_uint_eq(signal_hub_rooms(hub), 3);
 	ck_assert_int_eq(signal_hub_expire(hub, 160), 0);
 	ck_assert_uint_eq(signal_hub_rooms(hub), 0);
-	ck_assert_int_eq(signal_room_create(hub, NULL, 200, &r), 0);
+	ck_assert_int_eq(signal_room_create(hub, NULL, 0, 200, &r), 0);
 	signal_hub_destroy(hub);
 }
 END_TEST
 
-/* Pins: a room holds at most capacity peers (-EBUSY), one id at most once (-EEXIST), and a seat
- * frees up when a peer leaves. */
+/* Pins: a room holds at most capacity peers (-EBUSY), one id at most once (joining again takes
+ * over the seat, closing the old connection), and a seat frees up when a peer leaves. */
 START_TEST(test_room_capacity)
 {
 	struct signal_hub *hub = hub_new(2, 10, 60);
@@ -362,23 +404,27 @@ START_TEST(test_room_capacity)
 	new_id(a);
 	new_id(b);
 	new_id(c);
-	ck_assert_int_eq(signal_room_create(hub, NULL, 0, &r), 0);
+	ck_assert_int_eq(signal_room_create(hub, NULL, 0, 0, &r), 0);
 	ck_assert_int_eq(signal_room_can_join(r, a), 0);
-	ck_assert_int_eq(signal_room_join(r, a, &conns[1], NULL, &p1), 0);
-	ck_assert_int_eq(signal_room_can_join(r, a), -EEXIST);
-	ck_assert_int_eq(signal_room_join(r, a, &conns[1], NULL, &p3), -EEXIST);
-	ck_assert_int_eq(signal_room_join(r, b, &conns[2], NULL, &p2), 0);
+	ck_assert_int_eq(join(r, a, &conns[1], NULL, &p1), 0);
+	ck_assert_int_eq(signal_room_can_join(r, a), 0);
+	ck_assert_int_eq(join(r, a, &conns[4], NULL, &p3), 0);
+	ck_assert_ptr_eq(p3, p1);
+	ck_assert_int_eq(closed_conn, 1);
+	ck_assert_int_eq(closed_code, SIGNAL_CLOSE_REPLACED);
+	ck_assert_uint_eq(signal_room_peers(r), 1);
+	ck_assert_int_eq(join(r, b, &conns[2], NULL, &p2), 0);
 	ck_assert_uint_eq(signal_room_peers(r), 2);
 	ck_assert_uint_eq(signal_hub_peers(hub), 2);
 	ck_assert_int_eq(signal_room_can_join(r, c), -EBUSY);
 	sent_clear();
-	ck_assert_int_eq(signal_room_join(r, c, &conns[3], NULL, &p3), -EBUSY);
+	ck_assert_int_eq(join(r, c, &conns[3], NULL, &p3), -EBUSY);
 	ck_assert_uint_eq(n_sent, 0);  /* a refused join sends nothing */
-	ck_assert_int_eq(signal_room_join(r, "bad id", &conns[3], NULL, &p3), -EINVAL);
+	ck_assert_int_eq(join(r, "bad id", &conns[3], NULL, &p3), -EINVAL);
 
 	signal_peer_leave(p1, 0);
 	ck_assert_uint_eq(signal_room_peers(r), 1);
-	ck_assert_int_eq(signal_room_join(r, c, &conns[3], NULL, &p3), 0);
+	ck_assert_int_eq(join(r, c, &conns[3], NULL, &p3), 0);
 	ck_assert_ptr_eq(signal_peer_room(p3), r);
 	ck_assert_str_eq(signal_peer_id(p3), c);
 	signal_hub_destroy(hub);
@@ -395,12 +441,12 @@ START_TEST(test_room_expiry)
 	char id[SIGNAL_ID_LEN + 1], aid[SIGNAL_ID_LEN + 1], bid[SIGNAL_ID_LEN + 1];
 
 	new_id(id);
-	ck_assert_int_eq(signal_room_create(hub, NULL, 1000, &a), 0);
-	ck_assert_int_eq(signal_room_create(hub, NULL, 1010, &b), 0);
+	ck_assert_int_eq(signal_room_create(hub, NULL, 0, 1000, &a), 0);
+	ck_assert_int_eq(signal_room_create(hub, NULL, 0, 1010, &b), 0);
 	strcpy(aid, signal_room_id(a));
 	strcpy(bid, signal_room_id(b));
 	ck_assert_int_eq(signal_hub_expire(hub, 1001), 1060);
-	ck_assert_int_eq(signal_room_join(b, id, &conns[1], NULL, &p), 0);
+	ck_assert_int_eq(join(b, id, &conns[1], NULL, &p), 0);
 	signal_room_touch(a, 1030);                /* someone joined a over REST */
 	ck_assert_int_eq(signal_hub_expire(hub, 1060), 1090);
 	ck_assert_ptr_eq(signal_room_find(hub, aid), a);
@@ -433,9 +479,9 @@ static void pair_setup(struct pair *p)
 	p->hub = hub_new(3, 10, 60);
 	new_id(a);
 	new_id(b);
-	ck_assert_int_eq(signal_room_create(p->hub, NULL, 0, &p->room), 0);
-	ck_assert_int_eq(signal_room_join(p->room, a, &conns[1], NULL, &p->a), 0);
-	ck_assert_int_eq(signal_room_join(p->room, b, &conns[2], NULL, &p->b), 0);
+	ck_assert_int_eq(signal_room_create(p->hub, NULL, 0, 0, &p->room), 0);
+	ck_assert_int_eq(join(p->room, a, &conns[1], NULL, &p->a), 0);
+	ck_assert_int_eq(join(p->room, b, &conns[2], NULL, &p->b), 0);
 	sent_clear();
 }
 
@@ -452,8 +498,8 @@ START_TEST(test_msg_welcome)
 	new_id(a);
 	new_id(b);
 	new_id(c);
-	ck_assert_int_eq(signal_room_create(hub, NULL, 0, &r), 0);
-	ck_assert_int_eq(signal_room_join(r, a, &conns[1], ice, &pa), 0);
+	ck_assert_int_eq(signal_room_create(hub, NULL, 0, 0, &r), 0);
+	ck_assert_int_eq(join(r, a, &conns[1], ice, &pa), 0);
 	ck_assert_uint_eq(n_sent, 1);
 	ck_assert_int_eq(sent[0].conn, 1);
 	ck_assert_str_eq(sent_str(0, "type"), "welcome");
@@ -462,8 +508,8 @@ START_TEST(test_msg_welcome)
 	ck_assert(json_equal(json_object_get(sent[0].msg, "iceServers"), ice));
 	sent_clear();
 
-	ck_assert_int_eq(signal_room_join(r, b, &conns[2], ice, &pb), 0);
-	ck_assert_int_eq(signal_room_join(r, c, &conns[3], ice, &pc), 0);
+	ck_assert_int_eq(join(r, b, &conns[2], ice, &pb), 0);
+	ck_assert_int_eq(join(r, c, &conns[3], ice, &pc), 0);
 	ck_assert_uint_eq(n_sent, 5);   /* welcome b, joined(b)->a, welcome c, joined(c)->a,b */
 	ck_assert_int_eq(sent[0].conn, 2);
 	ck_assert_str_eq(sent_str(0, "type"), "welcome");
@@ -478,7 +524,10 @@ START_TEST(test_msg_welcome)
 	ck_assert_str_eq(sent_str(3, "type"), "peer-joined");
 	ck_assert_str_eq(sent_str(4, "type"), "peer-joined");
 	ck_assert_int_eq(sent[3].conn + sent[4].conn, 1 + 2);
-	ck_assert_int_eq(json_object_size(sent[0].msg), 4);  /* type, id, peers, iceServers */
+	/* type, id, peers, names, iceServers, resumed, capacity, token, expires_in */
+	ck_assert_int_eq(json_object_size(sent[0].msg), 9);
+	ck_assert(json_is_false(json_object_get(sent[0].msg, "resumed")));
+	ck_assert_uint_eq(json_object_size(json_object_get(sent[0].msg, "names")), 0);
 	json_decref(ice);
 	sent_clear();
 	signal_hub_destroy(hub);
@@ -576,8 +625,8 @@ START_TEST(test_msg_other_room)
 
 	pair_setup(&p);
 	new_id(id);
-	ck_assert_int_eq(signal_room_create(p.hub, NULL, 0, &r2), 0);
-	ck_assert_int_eq(signal_room_join(r2, id, &conns[4], NULL, &x), 0);
+	ck_assert_int_eq(signal_room_create(p.hub, NULL, 0, 0, &r2), 0);
+	ck_assert_int_eq(join(r2, id, &conns[4], NULL, &x), 0);
 	sent_clear();
 	snprintf(buf, sizeof(buf), "{\"type\":\"signal\",\"to\":\"%s\",\"data\":{}}", id);
 	ck_assert_int_eq(expect_error(&p, buf, "unknown-peer"), -ENOENT);
@@ -609,6 +658,226 @@ START_TEST(test_msg_leave)
 }
 END_TEST
 
+/* ---- reconnection, names, per-room capacity ---- */
+
+/* Pins: a peer whose connection drops keeps its seat for reconnect_grace seconds and nobody is
+ * told; messages to it are kept and delivered after its "welcome" (resumed: true) when it
+ * reconnects; no peer-joined goes out for a resume. */
+START_TEST(test_resume_within_grace)
+{
+	struct signal_hub *hub = hub_new_grace(2, 10, 60, 20);
+	struct signal_room *r = NULL;
+	struct signal_peer *pa = NULL, *pb = NULL, *again = NULL;
+	char a[SIGNAL_ID_LEN + 1], b[SIGNAL_ID_LEN + 1], c[SIGNAL_ID_LEN + 1], msg[128];
+
+	new_id(a);
+	new_id(b);
+	new_id(c);
+	ck_assert_int_eq(signal_room_create(hub, NULL, 0, 100, &r), 0);
+	ck_assert_int_eq(join(r, a, &conns[1], NULL, &pa), 0);
+	ck_assert_int_eq(join(r, b, &conns[2], NULL, &pb), 0);
+	sent_clear();
+
+	signal_peer_detach(pb, 200);
+	ck_assert_uint_eq(n_sent, 0);                 /* nobody is told */
+	ck_assert(!signal_peer_connected(pb));
+	ck_assert_uint_eq(signal_room_peers(r), 2);   /* the seat is held */
+	ck_assert_int_eq(signal_room_can_join(r, c), -EBUSY);
+	ck_assert_int_eq(signal_hub_expire(hub, 210), 220);
+
+	snprintf(msg, sizeof(msg), "{\"type\":\"signal\",\"to\":\"%s\",\"data\":{\"n\":1}}", b);
+	ck_assert_int_eq(signal_peer_recv(pa, msg, strlen(msg)), 0);
+	ck_assert_uint_eq(n_sent, 0);                 /* kept, not sent */
+
+	ck_assert_int_eq(join(r, b, &conns[3], NULL, &again), 0);
+	ck_assert_ptr_eq(again, pb);
+	ck_assert(signal_peer_connected(pb));
+	ck_assert_uint_eq(n_sent, 2);                 /* welcome, then the kept signal */
+	ck_assert_int_eq(sent[0].conn, 3);
+	ck_assert_str_eq(sent_str(0, "type"), "welcome");
+	ck_assert(json_is_true(json_object_get(sent[0].msg, "resumed")));
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(sent[0].msg, "peers"),
+							  0)), a);
+	ck_assert_int_eq(sent[1].conn, 3);
+	ck_assert_str_eq(sent_str(1, "type"), "signal");
+	ck_assert_str_eq(sent_str(1, "from"), a);
+	ck_assert_uint_eq(n_gone, 0);
+	ck_assert_int_eq(signal_hub_expire(hub, 500), 0); /* nothing pending: b is back */
+	ck_assert_uint_eq(signal_room_peers(r), 2);
+	sent_clear();
+	signal_hub_destroy(hub);
+}
+END_TEST
+
+/* Pins: when the grace runs out the peer leaves: peer-left to the others, the gone hook, and the
+ * seat is free. With no grace, a dropped peer leaves at once. */
+START_TEST(test_grace_expiry)
+{
+	struct signal_hub *hub = hub_new_grace(2, 10, 60, 20);
+	struct signal_room *r = NULL;
+	struct signal_peer *pa = NULL, *pb = NULL;
+	char a[SIGNAL_ID_LEN + 1], b[SIGNAL_ID_LEN + 1];
+
+	new_id(a);
+	new_id(b);
+	ck_assert_int_eq(signal_room_create(hub, NULL, 0, 100, &r), 0);
+	ck_assert_int_eq(join(r, a, &conns[1], NULL, &pa), 0);
+	ck_assert_int_eq(join(r, b, &conns[2], NULL, &pb), 0);
+	sent_clear();
+	signal_peer_detach(pb, 200);
+	ck_assert_int_eq(signal_hub_expire(hub, 219), 220);
+	ck_assert_uint_eq(n_sent, 0);
+	ck_assert_int_eq(signal_hub_expire(hub, 220), 0);
+	ck_assert_uint_eq(n_sent, 1);
+	ck_assert_int_eq(sent[0].conn, 1);
+	ck_assert_str_eq(sent_str(0, "type"), "peer-left");
+	ck_assert_str_eq(sent_str(0, "id"), b);
+	ck_assert_uint_eq(n_gone, 1);
+	ck_assert_str_eq(gone_id, b);
+	ck_assert_uint_eq(signal_room_peers(r), 1);
+	sent_clear();
+
+	/* The last peer: its room starts its idle clock when the grace ends, not before. */
+	signal_peer_detach(pa, 300);
+	ck_assert_int_eq(signal_hub_expire(hub, 301), 320);
+	ck_assert_int_eq(signal_hub_expire(hub, 320), 380);
+	ck_assert_uint_eq(n_gone, 2);
+	ck_assert_int_eq(signal_hub_expire(hub, 380), 0);
+	ck_assert_uint_eq(signal_hub_rooms(hub), 0);
+	signal_hub_destroy(hub);
+
+	hub = hub_new(2, 10, 60);
+	ck_assert_int_eq(signal_room_create(hub, NULL, 0, 100, &r), 0);
+	ck_assert_int_eq(join(r, a, &conns[1], NULL, &pa), 0);
+	ck_assert_int_eq(join(r, b, &conns[2], NULL, &pb), 0);
+	sent_clear();
+	signal_peer_detach(pb, 200);
+	ck_assert_uint_eq(n_sent, 1);
+	ck_assert_str_eq(sent_str(0, "type"), "peer-left");
+	ck_assert_uint_eq(n_gone, 1);
+	sent_clear();
+	signal_hub_destroy(hub);
+}
+END_TEST
+
+/* Pins: a second connection of a connected participant (another tab) takes over: the old one
+ * gets {"type":"replaced"} and is closed with 4001, the new one a resumed welcome, the others
+ * nothing; a leave calls the gone hook. */
+START_TEST(test_replace_second_tab)
+{
+	struct pair p;
+	struct signal_peer *again = NULL;
+	char bid[SIGNAL_ID_LEN + 1];
+
+	pair_setup(&p);
+	strcpy(bid, signal_peer_id(p.b));
+	ck_assert_int_eq(join(p.room, bid, &conns[5], NULL, &again), 0);
+	ck_assert_ptr_eq(again, p.b);
+	ck_assert_uint_eq(n_sent, 2);
+	ck_assert_int_eq(sent[0].conn, 2);
+	ck_assert_str_eq(sent_str(0, "type"), "replaced");
+	ck_assert_int_eq(closed_conn, 2);
+	ck_assert_int_eq(closed_code, SIGNAL_CLOSE_REPLACED);
+	ck_assert_int_eq(sent[1].conn, 5);
+	ck_assert_str_eq(sent_str(1, "type"), "welcome");
+	ck_assert(json_is_true(json_object_get(sent[1].msg, "resumed")));
+	sent_clear();
+	signal_peer_leave(p.b, 0);
+	ck_assert_uint_eq(n_gone, 1);
+	ck_assert_str_eq(gone_id, bid);
+	sent_clear();
+	signal_hub_destroy(p.hub);
+}
+END_TEST
+
+/* Pins: names travel in welcome ("names": id -> name) and peer-joined ("name"); a name with a
+ * control character or over 64 bytes is refused; the token carries the name. */
+START_TEST(test_names)
+{
+	struct signal_hub *hub = hub_new(3, 10, 60);
+	struct signal_room *r = NULL;
+	struct signal_peer *pa = NULL, *pb = NULL;
+	struct signal_claims claims;
+	char a[SIGNAL_ID_LEN + 1], b[SIGNAL_ID_LEN + 1], longname[SIGNAL_NAME_MAX + 2], *tok = NULL;
+	json_t *names;
+
+	new_id(a);
+	new_id(b);
+	ck_assert(signal_name_valid(""));
+	ck_assert(signal_name_valid("Zoë <b>bold</b> 😀"));
+	ck_assert(!signal_name_valid("tab\there"));
+	ck_assert(!signal_name_valid("del\x7f"));
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	ck_assert(!signal_name_valid(longname));
+	longname[SIGNAL_NAME_MAX] = '\0';
+	ck_assert(signal_name_valid(longname));
+
+	ck_assert_int_eq(signal_room_create(hub, NULL, 0, 100, &r), 0);
+	ck_assert_int_eq(signal_room_join(r, &(struct signal_join){ .id = a, .name = "Ann",
+				.conn = &conns[1] }, &pa), 0);
+	ck_assert_int_eq(signal_room_join(r, &(struct signal_join){ .id = b, .name = "a\nb",
+				.conn = &conns[2] }, &pb), -EINVAL);
+	sent_clear();
+	ck_assert_int_eq(signal_room_join(r, &(struct signal_join){ .id = b, .name = "<Bob>",
+				.conn = &conns[2] }, &pb), 0);
+	ck_assert_str_eq(signal_peer_name(pb), "<Bob>");
+	ck_assert_uint_eq(n_sent, 2);
+	names = json_object_get(sent[0].msg, "names");
+	ck_assert_str_eq(json_string_value(json_object_get(names, a)), "Ann");
+	ck_assert_int_eq(json_integer_value(json_object_get(sent[0].msg, "capacity")), 3);
+	ck_assert_str_eq(sent_str(1, "type"), "peer-joined");
+	ck_assert_str_eq(sent_str(1, "name"), "<Bob>");
+
+	/* The fresh token in welcome names the same participant and name. */
+	ck_assert_int_eq(signal_token_verify(&token_key, sent_str(0, "token"), time(NULL), &claims),
+			 0);
+	ck_assert_str_eq(claims.sub, b);
+	ck_assert_str_eq(claims.name, "<Bob>");
+	ck_assert_int_eq(json_integer_value(json_object_get(sent[0].msg, "expires_in")), 600);
+	sent_clear();
+
+	/* "refresh" answers with a new token. */
+	ck_assert_int_eq(signal_peer_recv(pb, "{\"type\":\"refresh\"}", 18), 0);
+	ck_assert_uint_eq(n_sent, 1);
+	ck_assert_str_eq(sent_str(0, "type"), "token");
+	ck_assert_int_eq(signal_token_verify(&token_key, sent_str(0, "token"), time(NULL), &claims),
+			 0);
+	ck_assert_str_eq(claims.sub, b);
+	sent_clear();
+
+	ck_assert_int_eq(signal_token_mint(&token_key, signal_room_id(r), a, "x\x01", 1, 60, &tok),
+			 -EINVAL);
+	signal_hub_destroy(hub);
+}
+END_TEST
+
+/* Pins: a room's capacity may be set at creation, from 2 to the hub's; 0 means the hub's. */
+START_TEST(test_room_capacity_per_room)
+{
+	struct signal_hub *hub = hub_new(4, 10, 60);
+	struct signal_room *r = NULL;
+	struct signal_peer *p = NULL;
+	char id[SIGNAL_ID_LEN + 1];
+
+	ck_assert_int_eq(signal_room_create(hub, NULL, 1, 0, &r), -ERANGE);
+	ck_assert_int_eq(signal_room_create(hub, NULL, 5, 0, &r), -ERANGE);
+	ck_assert_int_eq(signal_room_create(hub, NULL, 0, 0, &r), 0);
+	ck_assert_uint_eq(signal_room_capacity(r), 4);
+	ck_assert_int_eq(signal_room_create(hub, NULL, 2, 0, &r), 0);
+	ck_assert_uint_eq(signal_room_capacity(r), 2);
+	for (int i = 0; i < 2; i++) {
+		new_id(id);
+		ck_assert_int_eq(join(r, id, &conns[i], NULL, &p), 0);
+	}
+	new_id(id);
+	ck_assert_int_eq(signal_room_can_join(r, id), -EBUSY);
+	ck_assert_int_eq(join(r, id, &conns[3], NULL, &p), -EBUSY);
+	sent_clear();
+	signal_hub_destroy(hub);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("signal");
@@ -632,6 +901,11 @@ int main(void)
 	tcase_add_test(tc, test_msg_errors);
 	tcase_add_test(tc, test_msg_other_room);
 	tcase_add_test(tc, test_msg_leave);
+	tcase_add_test(tc, test_resume_within_grace);
+	tcase_add_test(tc, test_grace_expiry);
+	tcase_add_test(tc, test_replace_second_tab);
+	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_room_capacity_per_room);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
