@@ -1166,6 +1166,10 @@ struct result {
 	/* The generator, not the server, may have set the pace: it was busy all the window while
 	 * the server was not, or it could not send at the offered rate. */
 	bool gen_limited;
+	/* CPU that other processes took on the server's and the generator's cores during the
+	 * window (a core's busy fraction minus ours), when the cores are known: on a shared machine
+	 * a trial with much of it measured the neighbours too. */
+	double other_load;
 };
 
 static uint32_t trial_seq;
@@ -1256,6 +1260,19 @@ static void trial(struct result *res, const char *kind, double rate, double dur)
 	for (int i = 0; i < nc; i++)
 		res->core_util[i] = t1[i] > t0[i] ? (double)(b1[i] - b0[i]) / (double)(t1[i] - t0[i]) : 0;
 	res->pass = res->tx_win > 0 && res->rx_win > 0 && res->loss_pct <= opt.loss_tol;
+	res->other_load = 0;
+	for (int i = 0; i < opt.n_srv_cpus && measured_pid; i++) {
+		int c = opt.srv_cpus[i];
+		double o = c < nc ? res->core_util[c] - res->srv_util / opt.n_srv_cpus : 0;
+		if (o > res->other_load)
+			res->other_load = o;
+	}
+	for (int i = 0; i < opt.n_cpus; i++) {
+		int c = opt.cpus[i];
+		double o = c < nc ? res->core_util[c] - res->gen_cpu_util * opt.threads / opt.n_cpus : 0;
+		if (o > res->other_load)
+			res->other_load = o;
+	}
 	res->gen_limited = (rate > 0 && res->tx_pps < 0.97 * rate) ||
 			   (res->gen_busy > 0.95 && measured_pid && res->srv_util < 0.9);
 }
@@ -1293,13 +1310,14 @@ static void json_result(FILE *f, const struct result *r)
 	fprintf(f, "{\"kind\":\"%s\",\"rate\":%.0f,\"tx_pps\":%.1f,\"rx_pps\":%.1f,\"mbps\":%.2f,"
 		"\"loss_pct\":%.4f,\"p50_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,\"max_us\":%.2f,"
 		"\"srv_cpu_s\":%.3f,\"srv_util\":%.3f,\"cpu_s_per_mpkt\":%.4f,\"gen_cpu_util\":%.3f,"
-		"\"gen_busy\":%.3f,\"gen_limited\":%s,\"gen_drops\":%" PRIu64 ",\"stray\":%" PRIu64
+		"\"gen_busy\":%.3f,\"gen_limited\":%s,\"other_load\":%.3f,\"gen_drops\":%" PRIu64
+		",\"stray\":%" PRIu64
 		",\"kernel_rcvbuf_drops\":%" PRIu64 ",\"kernel_backlog_drops\":%" PRIu64
 		",\"send_err\":%" PRIu64 ",\"tx\":%" PRIu64
 		",\"rx\":%" PRIu64 ",\"core_util\":[", r->kind, r->rate, r->tx_pps, r->rx_pps, r->mbps,
 		r->loss_pct, r->p50, r->p99, r->p999, r->pmax, r->srv_cpu_s, r->srv_util,
 		r->cpu_s_per_mpkt, r->gen_cpu_util, r->gen_busy, r->gen_limited ? "true" : "false",
-		r->gen_drops, r->stray,
+		r->other_load, r->gen_drops, r->stray,
 		r->kernel_drops, r->backlog_drops, r->send_err, r->tx_win, r->rx_win);
 	for (int i = 0; i < r->n_cores; i++)
 		fprintf(f, "%s%.3f", i ? "," : "", r->core_util[i]);
@@ -1328,7 +1346,8 @@ static void usage(FILE *f)
 "                           relay's socket layout and measure it (ignores --server, credentials)\n"
 "      --fwd-hops 1|2       forwarder path: 2 = client->listen->relay A->relay B->listen->client\n"
 "                           like the relay (default), 1 = client->listen->client\n"
-"      --server-cpus LIST   pin the forwarder to these CPUs (e.g. 0)\n"
+"      --server-cpus LIST   the server's CPUs (e.g. 0): the forwarder is pinned there; for any\n"
+"                           server, other processes' load on them is reported (other_load)\n"
 "\n"
 "Load\n"
 "  -n, --allocs N           allocations, even (default 10)\n"
@@ -1556,6 +1575,8 @@ int main(int argc, char **argv)
 	double alloc_rate = 0, alloc_s = 0, perm_s = 0, ceiling = 0, saturation = 0;
 	double alloc_srv_cpu = 0, alloc_gen_cpu = 0;
 	bool ceiling_gen_limited = false;
+	double max_other = 0;
+	unsigned n_deleted = 0;
 	long rss0 = -1, rss1 = -1;
 	struct fwd fwd = { 0 };
 	pid_t fwd_pid = 0;
@@ -1727,8 +1748,14 @@ int main(int argc, char **argv)
 	}
 
 	/* Teardown: delete the allocations (Refresh, lifetime 0), then stop the threads. */
-	if (!opt.forwarder)
+	if (!opt.forwarder) {
 		run_cmd(CMD_TEARDOWN, 3);
+		for (unsigned i = 0; i < NC; i++)
+			n_deleted += C[i].st == C_DONE;
+	}
+	for (unsigned i = 0; i < nres; i++)
+		if (res[i].other_load > max_other)
+			max_other = res[i].other_load;
 	ctl.cmd = CMD_EXIT;
 	pthread_barrier_wait(&ctl.bar);
 	for (unsigned i = 0; i < opt.threads; i++)
@@ -1744,14 +1771,15 @@ int main(int argc, char **argv)
 	       "\"alloc_per_s\":%.1f,\"alloc_s\":%.4f,\"alloc_srv_cpu_s\":%.3f,"
 	       "\"alloc_gen_cpu_s\":%.3f,\"perm_s\":%.4f,\"rss_before_kib\":%ld,"
 	       "\"rss_after_kib\":%ld,\"rss_per_1k_alloc_kib\":%.1f,\"saturation_pps\":%.1f,"
-	       "\"ceiling_pps\":%.1f,\"ceiling_gen_limited\":%s,\"trials\":[",
+	       "\"ceiling_pps\":%.1f,\"ceiling_gen_limited\":%s,\"max_other_load\":%.3f,"
+	       "\"first_error\":%d,\"deleted\":%u,\"trials\":[",
 	       opt.label, opt.forwarder ? "forwarder" : "turn",
 	       opt.forwarder ? (opt.fwd_hops == 2 ? "forward2" : "forward1") :
 	       opt.mode == MODE_CHANNEL ? "channel" : "indication", opt.size, NC, opt.threads,
 	       opt.burst, n_ready, n_failed, alloc_rate, alloc_s, alloc_srv_cpu, alloc_gen_cpu, perm_s,
 	       rss0, rss1,
 	       rss0 >= 0 && rss1 >= 0 ? (double)(rss1 - rss0) * 1000.0 / NC : -1.0, saturation,
-	       ceiling, ceiling_gen_limited ? "true" : "false");
+	       ceiling, ceiling_gen_limited ? "true" : "false", max_other, first_err, n_deleted);
 	for (unsigned i = 0; i < nres; i++) {
 		if (i)
 			putchar(',');
