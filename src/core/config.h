@@ -58,6 +58,12 @@ struct config {
 		unsigned unauth_rate;                  /* answers/s to unauthenticated requests per
 							* source IP; 0 = unlimited */
 		unsigned unauth_burst;                 /* ...in bursts of this many */
+		unsigned user_quota;                   /* allocations per user or participant;
+							* 0 = unlimited */
+		unsigned max_allocations;              /* allocations in the process; 0 = as many
+							* as the relay ports allow */
+		unsigned bandwidth;                    /* kbit/s per allocation and direction;
+							* 0 = unlimited */
 	} turn;
 
 	struct {

@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/rand.h>
 
+#include "core/cred.h"
 #include "core/log.h"
 #include "turn/turn_priv.h"
 
@@ -61,14 +63,17 @@ static void timer_arm(struct event *ev, uint32_t seconds)
 
 int turn_ports_init(struct turn_ports *p, uint16_t lo, uint16_t hi, uint32_t seed)
 {
-	size_t n;
+	size_t n, words;
 
 	if (!p || lo > hi)
 		return -EINVAL;
 	n = (size_t)hi - lo + 1;
-	p->held = calloc((n + 63) / 64, sizeof(uint64_t));
+	words = (n + 63) / 64;
+	p->held = calloc(words, sizeof(*p->held));
 	if (!p->held)
 		return -ENOMEM;
+	for (size_t i = 0; i < words; i++)
+		atomic_init(&p->held[i], 0);
 	p->lo = lo;
 	p->hi = hi;
 	p->rng = seed ? seed : 0x9e3779b9u;
@@ -77,7 +82,7 @@ int turn_ports_init(struct turn_ports *p, uint16_t lo, uint16_t hi, uint32_t see
 
 void turn_ports_free(struct turn_ports *p)
 {
-	free(p->held);
+	free((void *)p->held);
 	p->held = NULL;
 }
 
@@ -85,17 +90,18 @@ static bool port_held(const struct turn_ports *p, uint16_t port)
 {
 	unsigned i = port - p->lo;
 
-	return p->held[i / 64] >> (i % 64) & 1;
+	return atomic_load_explicit(&p->held[i / 64], memory_order_relaxed) >> (i % 64) & 1;
 }
 
 static void port_mark(struct turn_ports *p, uint16_t port, bool held)
 {
 	unsigned i = port - p->lo;
+	uint64_t bit = UINT64_C(1) << (i % 64);
 
 	if (held)
-		p->held[i / 64] |= UINT64_C(1) << (i % 64);
+		atomic_fetch_or_explicit(&p->held[i / 64], bit, memory_order_relaxed);
 	else
-		p->held[i / 64] &= ~(UINT64_C(1) << (i % 64));
+		atomic_fetch_and_explicit(&p->held[i / 64], ~bit, memory_order_relaxed);
 }
 
 /* xorshift32: the search start only needs to be unpredictable enough to spread allocations over
@@ -111,6 +117,18 @@ static uint32_t port_rand(struct turn_ports *p)
 	return x;
 }
 
+/* Binds @fd to @ip:@port. Returns 0; 1 if the port is taken (by another process, or one this
+ * process does not know of yet), to be skipped; a negative errno otherwise. */
+static int bind_port(int fd, const struct sockaddr_storage *ip, uint16_t port)
+{
+	struct sockaddr_storage a = *ip;
+
+	addr_set_port(&a, port);
+	if (bind(fd, (const struct sockaddr *)&a, addr_len(&a)) == 0)
+		return 0;
+	return errno == EADDRINUSE || errno == EACCES ? 1 : -errno;
+}
+
 /*
  * Binds @fd to @ip on a port of the pool that none of our allocations holds, starting at a random
  * port and visiting each port at most once, so one Allocate costs at most one pass over the range.
@@ -124,19 +142,239 @@ static int ports_bind(struct turn_ports *p, int fd, const struct sockaddr_storag
 
 	for (uint32_t i = 0; i < n; i++) {
 		uint16_t port = (uint16_t)(p->lo + (start + i) % n);
-		struct sockaddr_storage a = *ip;
+		int rc;
 
 		if (port_held(p, port) || (even && port % 2))
 			continue;
-		addr_set_port(&a, port);
-		if (bind(fd, (const struct sockaddr *)&a, addr_len(&a)) == 0) {
+		rc = bind_port(fd, ip, port);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
 			port_mark(p, port, true);
 			return port;
 		}
-		if (errno != EADDRINUSE && errno != EACCES)
-			return -errno;
 	}
 	return -EADDRNOTAVAIL;
+}
+
+static int relay_socket(int family, bool dont_fragment);
+
+/*
+ * EVEN-PORT with R=1 (RFC 8656 §7.2): binds a new socket to an even port P of the pool and another
+ * to P + 1, both free, in one pass as ports_bind. A socket bound to a port whose partner is taken
+ * cannot be unbound, so each try starts from new sockets. Returns P with the two descriptors in
+ * @fd and @fd_next, or -EADDRNOTAVAIL, or another negative errno.
+ */
+static int ports_bind_pair(struct turn_ports *p, const struct sockaddr_storage *ip, bool df,
+			   int *fd, int *fd_next)
+{
+	uint32_t n = (uint32_t)p->hi - p->lo + 1;
+	uint32_t start = port_rand(p) % n;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint16_t port = (uint16_t)(p->lo + (start + i) % n);
+		int a, b, rc;
+
+		if (port % 2 || port == p->hi || port_held(p, port) || port_held(p, port + 1))
+			continue;
+		a = relay_socket(ip->ss_family, df);
+		if (a < 0)
+			return a;
+		b = relay_socket(ip->ss_family, df);
+		if (b < 0) {
+			close(a);
+			return b;
+		}
+		rc = bind_port(a, ip, port);
+		if (rc == 0)
+			rc = bind_port(b, ip, port + 1);
+		if (rc == 0) {
+			port_mark(p, port, true);
+			port_mark(p, port + 1, true);
+			*fd = a;
+			*fd_next = b;
+			return port;
+		}
+		close(a);
+		close(b);
+		if (rc < 0)
+			return rc;
+	}
+	return -EADDRNOTAVAIL;
+}
+
+/* ---- quotas ---- */
+
+/* What a user's quota counts against: the participant of a TURN REST username
+ * "<expiry>:<participant>" (a participant may hold several credentials), else the name. */
+static const char *quota_key(const char *user)
+{
+	const char *colon = strchr(user, ':');
+
+	return colon && cred_rest_check(user, 0) != -EINVAL ? colon + 1 : user;
+}
+
+/* Takes one of max_allocations and one of the user's quota. Returns 0, -ENOSPC or -EDQUOT. */
+static int quota_take(struct turn_server *srv, const char *user)
+{
+	const struct config *cfg = srv->cfg;
+	const char *key = quota_key(user);
+	struct turn_quota *q;
+	int err = 0;
+
+	if (cfg->turn.max_allocations &&
+	    atomic_fetch_add(&srv->slots, 1) >= cfg->turn.max_allocations) {
+		atomic_fetch_sub(&srv->slots, 1);
+		TURN_CTR_ADD(srv, capacity_exceeded, 1);
+		return -ENOSPC;
+	}
+	pthread_mutex_lock(&srv->quota_lock);
+	HASH_FIND_STR(srv->quota, key, q);
+	if (!q) {
+		q = calloc(1, sizeof(*q));
+		if (q) {
+			snprintf(q->key, sizeof(q->key), "%s", key);
+			HASH_ADD_STR(srv->quota, key, q);
+		} else {
+			err = -ENOMEM;
+		}
+	}
+	if (q && cfg->turn.user_quota && q->n >= cfg->turn.user_quota)
+		err = -EDQUOT;
+	else if (q)
+		q->n++;
+	pthread_mutex_unlock(&srv->quota_lock);
+	if (err) {
+		if (cfg->turn.max_allocations)
+			atomic_fetch_sub(&srv->slots, 1);
+		if (err == -EDQUOT)
+			TURN_CTR_ADD(srv, quota_exceeded, 1);
+	}
+	return err;
+}
+
+/* Gives back what quota_take took. An entry whose count falls to 0 is freed: the table holds
+ * only users with allocations. */
+static void quota_give(struct turn_server *srv, const char *user)
+{
+	const char *key = quota_key(user);
+	struct turn_quota *q;
+
+	if (srv->cfg->turn.max_allocations)
+		atomic_fetch_sub(&srv->slots, 1);
+	pthread_mutex_lock(&srv->quota_lock);
+	HASH_FIND_STR(srv->quota, key, q);
+	if (q && --q->n == 0) {
+		HASH_DEL(srv->quota, q);
+		free(q);
+	}
+	pthread_mutex_unlock(&srv->quota_lock);
+}
+
+/* ---- reservations (EVEN-PORT R=1, RESERVATION-TOKEN) ---- */
+
+static void resv_free(struct turn_server *srv, struct turn_resv *rv)
+{
+	close(rv->fd);
+	port_mark(rv->pool, addr_port(&rv->addr), false);
+	quota_give(srv, rv->user);
+	TURN_CTR_SUB(srv, reservations_now, 1);
+	free(rv);
+}
+
+/* Files the reservation of @fd bound to @addr from @pool for @user, under a fresh random token
+ * (unguessable: it is all a client needs to take the port). Returns 0 with the token in @token;
+ * -ENOMEM or -EIO. The caller has taken the quota slot; on error it keeps it. */
+static int resv_add(struct turn_server *srv, int fd, const struct sockaddr_storage *addr,
+		    struct turn_ports *pool, const char *user, uint8_t token[TURN_TOKEN_LEN])
+{
+	struct turn_resv *rv = calloc(1, sizeof(*rv)), *dup;
+
+	if (!rv)
+		return -ENOMEM;
+	rv->fd = fd;
+	rv->addr = *addr;
+	rv->pool = pool;
+	snprintf(rv->user, sizeof(rv->user), "%s", user);
+	rv->expires = mono_now() + atomic_load_explicit(&srv->resv_lifetime, memory_order_relaxed);
+	pthread_mutex_lock(&srv->resv_lock);
+	do {
+		if (RAND_bytes(rv->token, TURN_TOKEN_LEN) != 1) {
+			pthread_mutex_unlock(&srv->resv_lock);
+			free(rv);
+			return -EIO;
+		}
+		HASH_FIND(hh, srv->resv, rv->token, TURN_TOKEN_LEN, dup);
+	} while (dup);
+	HASH_ADD(hh, srv->resv, token, TURN_TOKEN_LEN, rv);
+	pthread_mutex_unlock(&srv->resv_lock);
+	TURN_CTR_ADD(srv, reservations_now, 1);
+	memcpy(token, rv->token, TURN_TOKEN_LEN);
+	return 0;
+}
+
+/* Removes and returns the live reservation of @token, or NULL. */
+static struct turn_resv *resv_take(struct turn_server *srv, const uint8_t *token)
+{
+	struct turn_resv *rv;
+
+	pthread_mutex_lock(&srv->resv_lock);
+	HASH_FIND(hh, srv->resv, token, TURN_TOKEN_LEN, rv);
+	if (rv)
+		HASH_DEL(srv->resv, rv);
+	pthread_mutex_unlock(&srv->resv_lock);
+	if (rv && rv->expires <= mono_now()) {
+		resv_free(srv, rv);
+		rv = NULL;
+	}
+	return rv;
+}
+
+void turn_resv_sweep(struct turn_server *srv, bool all)
+{
+	struct turn_resv *rv, *tmp, *dead = NULL;
+	time_t now = mono_now();
+
+	pthread_mutex_lock(&srv->resv_lock);
+	HASH_ITER(hh, srv->resv, rv, tmp) {
+		if (all || rv->expires <= now) {
+			HASH_DEL(srv->resv, rv);
+			rv->hh.next = dead;
+			dead = rv;
+		}
+	}
+	pthread_mutex_unlock(&srv->resv_lock);
+	/* Freed outside the lock: resv_free takes the quota lock. */
+	for (rv = dead; rv; rv = tmp) {
+		tmp = rv->hh.next;
+		resv_free(srv, rv);
+	}
+}
+
+/* ---- bandwidth ---- */
+
+bool turn_bw_admit(struct turn_bucket *b, unsigned kbps, size_t len)
+{
+	struct timespec ts;
+	uint64_t now, rate = (uint64_t)kbps * 125u; /* bytes per second */
+	int64_t depth = (int64_t)(rate / 2 > 65536 + 64 ? rate / 2 : 65536 + 64);
+
+	if (!kbps)
+		return true;
+	/* The coarse clock (a few ms) is free of system calls and plenty for a half-second bucket. */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	if (!b->stamp_us || now - b->stamp_us > 1000000u) /* first use, or idle past a full bucket */
+		b->tokens = depth;
+	else
+		b->tokens += (int64_t)((now - b->stamp_us) * rate / 1000000u);
+	if (b->tokens > depth)
+		b->tokens = depth;
+	b->stamp_us = now;
+	if (b->tokens < (int64_t)len)
+		return false;
+	b->tokens -= (int64_t)len;
+	return true;
 }
 
 /* ---- permissions ---- */
@@ -358,50 +596,83 @@ fail:
 }
 
 /* Releases a relay: its event, socket and port. Safe on a relay that was never opened. */
-static void relay_close(struct turn_relay *r, struct turn_worker *w, int fam)
+static void relay_close(struct turn_relay *r)
 {
 	if (r->ev)
 		event_free(r->ev);
 	r->ev = NULL;
-	if (r->port)
-		port_mark(&w->ports[fam], r->port, false);
+	if (r->port && r->pool)
+		port_mark(r->pool, r->port, false);
 	r->port = 0;
 	if (r->fd >= 0)
 		close(r->fd);
 	r->fd = -1;
 }
 
-/*
- * Opens the relayed address of family index @fam for @al on @ip (port 0): a socket bound to a free
- * port of the worker's pool for that family (even if @even) and its read event.
- * Returns 0; -EADDRNOTAVAIL if the pool has no free port; another negative errno otherwise.
- */
-static int relay_open(struct turn_alloc *al, int fam, const struct sockaddr_storage *ip,
-		      bool even, bool dont_fragment)
+/* Makes @fd, bound to @addr from @pool, the relay of family index @fam of @al: its read event
+ * on @al's worker. Returns 0, or -ENOMEM (then the relay is closed). */
+static int relay_attach(struct turn_alloc *al, int fam, int fd,
+			const struct sockaddr_storage *addr, struct turn_ports *pool)
 {
-	struct turn_worker *w = al->w;
 	struct turn_relay *r = &al->relay[fam];
-	int port;
 
 	r->al = al;
-	r->fd = relay_socket(ip->ss_family, dont_fragment);
-	if (r->fd < 0)
-		return r->fd;
-	port = ports_bind(&w->ports[fam], r->fd, ip, even);
-	if (port < 0) {
-		close(r->fd);
-		r->fd = -1;
-		return port;
-	}
-	r->port = (uint16_t)port;
-	r->addr = *ip;
-	addr_set_port(&r->addr, r->port);
-	r->ev = event_new(w->base, r->fd, EV_READ | EV_PERSIST, turn_relay_from_peer, r);
+	r->fd = fd;
+	r->addr = *addr;
+	r->port = addr_port(addr);
+	r->pool = pool;
+	r->ev = event_new(al->w->base, r->fd, EV_READ | EV_PERSIST, turn_relay_from_peer, r);
 	if (!r->ev || event_add(r->ev, NULL) < 0) {
-		relay_close(r, w, fam);
+		relay_close(r);
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+/*
+ * Opens the relayed address of family index @fam for @al on @ip (port 0): a socket bound to a free
+ * port of the worker's pool for that family (even if @even) and its read event. With @token, the
+ * port must be even with the next one free too, which is bound and reserved (for @al's user)
+ * under a token written to @token.
+ * Returns 0; -EADDRNOTAVAIL if the pool has no free port (pair); another negative errno.
+ */
+static int relay_open(struct turn_alloc *al, int fam, const struct sockaddr_storage *ip,
+		      bool even, bool dont_fragment, uint8_t *token)
+{
+	struct turn_worker *w = al->w;
+	struct turn_ports *pool = &w->ports[fam];
+	struct sockaddr_storage addr = *ip, next = *ip;
+	int fd, fd_next = -1, port, err;
+
+	if (token) {
+		port = ports_bind_pair(pool, ip, dont_fragment, &fd, &fd_next);
+		if (port < 0)
+			return port;
+		addr_set_port(&next, (uint16_t)(port + 1));
+		err = quota_take(w->srv, al->user);
+		if (!err)
+			err = resv_add(w->srv, fd_next, &next, pool, al->user, token);
+		if (err) {
+			if (err != -EDQUOT && err != -ENOSPC)
+				quota_give(w->srv, al->user);
+			close(fd_next);
+			port_mark(pool, (uint16_t)(port + 1), false);
+			close(fd);
+			port_mark(pool, (uint16_t)port, false);
+			return err;
+		}
+	} else {
+		fd = relay_socket(ip->ss_family, dont_fragment);
+		if (fd < 0)
+			return fd;
+		port = ports_bind(pool, fd, ip, even);
+		if (port < 0) {
+			close(fd);
+			return port;
+		}
+	}
+	addr_set_port(&addr, (uint16_t)port);
+	return relay_attach(al, fam, fd, &addr, pool);
 }
 
 /* "[relayed IPv4] [relayed IPv6]" for log lines. */
@@ -418,24 +689,51 @@ static const char *relays_str(const struct turn_alloc *al, char buf[2 * ADDR_STR
 }
 
 int turn_alloc_create(struct turn_alloc **out, struct turn_worker *w,
-		      const struct turn_alloc_req *rq, int *addr_err)
+		      const struct turn_alloc_req *rq, int *addr_err,
+		      uint8_t token[TURN_TOKEN_LEN])
 {
 	const struct config *cfg;
-	struct turn_alloc *al;
+	struct turn_alloc *al = NULL;
+	struct turn_resv *rv = NULL;
+	struct sockaddr_storage raddr = { 0 };
+	struct turn_ports *rpool = NULL;
 	char ca[ADDR_STRLEN], sa[ADDR_STRLEN], ra[2 * ADDR_STRLEN + 2];
-	int err = 0, fam;
+	int err = 0, fam, rfd = -1;
 
 	if (!out || !w || !rq || !rq->client || !rq->lis || !rq->user || !rq->lifetime ||
-	    (rq->family != AF_INET && rq->family != AF_INET6))
+	    (rq->family != AF_INET && rq->family != AF_INET6) || (rq->reserve && !token))
 		return -EINVAL;
 	cfg = w->srv->cfg;
-	fam = turn_fam(rq->family);
 	if (addr_err)
 		*addr_err = 0;
 
+	/* The reservation, then the slots: max_allocations and the user's quota. A redeemed
+	 * reservation becomes this allocation's relay and gives its own slot back. */
+	if (rq->token) {
+		rv = resv_take(w->srv, rq->token);
+		if (!rv)
+			return -ENOENT;
+	}
+	err = quota_take(w->srv, rq->user);
+	if (err) {
+		if (rv)
+			resv_free(w->srv, rv);
+		return err;
+	}
+	if (rv) {
+		rfd = rv->fd;
+		raddr = rv->addr;
+		rpool = rv->pool;
+		quota_give(w->srv, rv->user);
+		TURN_CTR_SUB(w->srv, reservations_now, 1);
+		free(rv);
+	}
+
 	al = calloc(1, sizeof(*al));
-	if (!al)
-		return -ENOMEM;
+	if (!al) {
+		err = -ENOMEM;
+		goto out;
+	}
 	al->w = w;
 	al->lis = rq->lis;
 	al->client = *rq->client;
@@ -444,15 +742,23 @@ int turn_alloc_create(struct turn_alloc **out, struct turn_worker *w,
 	for (int f = 0; f < TURN_FAMILIES; f++)
 		al->relay[f].fd = -1;
 
-	/* The relayed address asked for, then the additional IPv6 one of a dual-stack request: its
-	 * failure only costs that address (reported in ADDRESS-ERROR-CODE, RFC 8656 §7.2). */
-	err = relay_open(al, fam, fam == TURN_V4 ? &cfg->turn.relay_v4 : &cfg->turn.relay_v6,
-			 rq->even_port, rq->dont_fragment);
+	/* The relayed address asked for (or reserved), then the additional IPv6 one of a
+	 * dual-stack request: its failure only costs that address (reported in
+	 * ADDRESS-ERROR-CODE, RFC 8656 §7.2). */
+	fam = turn_fam(rfd >= 0 ? raddr.ss_family : rq->family);
+	if (rfd >= 0) {
+		err = relay_attach(al, fam, rfd, &raddr, rpool);
+		rfd = -1; /* the relay owns it now, even on error */
+	} else {
+		err = relay_open(al, fam, fam == TURN_V4 ? &cfg->turn.relay_v4 : &cfg->turn.relay_v6,
+				 rq->even_port || rq->reserve, rq->dont_fragment,
+				 rq->reserve ? token : NULL);
+	}
 	if (err)
 		goto out;
 	if (rq->additional_v6) {
 		int e = cfg->turn.relay_v6.ss_family != AF_INET6 ? -EAFNOSUPPORT :
-			relay_open(al, TURN_V6, &cfg->turn.relay_v6, false, rq->dont_fragment);
+			relay_open(al, TURN_V6, &cfg->turn.relay_v6, false, rq->dont_fragment, NULL);
 
 		if (e && addr_err)
 			*addr_err = e == -EAFNOSUPPORT ? 440 : 508;
@@ -467,9 +773,14 @@ int turn_alloc_create(struct turn_alloc **out, struct turn_worker *w,
 
 out:
 	if (err) {
-		for (int f = 0; f < TURN_FAMILIES; f++)
-			relay_close(&al->relay[f], w, f);
+		if (rfd >= 0) { /* a reserved socket nobody took over */
+			close(rfd);
+			port_mark(rpool, addr_port(&raddr), false);
+		}
+		for (int f = 0; al && f < TURN_FAMILIES; f++)
+			relay_close(&al->relay[f]);
 		free(al);
+		quota_give(w->srv, rq->user);
 		return err;
 	}
 	HASH_ADD(hh, w->allocs, key, sizeof(al->key), al);
@@ -494,7 +805,7 @@ void turn_alloc_drop_family(struct turn_alloc *al, int fam)
 	HASH_ITER(hh_num, al->chans_num, c, ctmp)
 		if (c->key.family == family)
 			chan_destroy(c);
-	relay_close(&al->relay[fam], al->w, fam);
+	relay_close(&al->relay[fam]);
 }
 
 void turn_alloc_destroy(struct turn_alloc *al)
@@ -514,8 +825,9 @@ void turn_alloc_destroy(struct turn_alloc *al)
 	HASH_DEL(w->allocs, al);
 	relays_str(al, ra);
 	for (int f = 0; f < TURN_FAMILIES; f++)
-		relay_close(&al->relay[f], w, f);
+		relay_close(&al->relay[f]);
 	event_free(al->timer);
+	quota_give(w->srv, al->user);
 	TURN_CTR_SUB(w->srv, allocations_now, 1);
 	log_info("turn: allocation deleted: %s -> %s udp, user %s, relayed %s; to peers %llu pkts "
 		 "%llu bytes, to client %llu pkts %llu bytes",

@@ -66,6 +66,7 @@ static const char *reason(int code)
 	case 441: return "Wrong Credentials";
 	case 442: return "Unsupported Transport Protocol";
 	case 443: return "Peer Address Family Mismatch";
+	case 486: return "Allocation Quota Reached";
 	case 508: return "Insufficient Capacity";
 	default: return "Server Error";
 	}
@@ -328,6 +329,7 @@ static void on_allocate(struct req *r, struct turn_alloc *al)
 	const struct stun_attr *a, *even, *token;
 	struct turn_alloc_req rq = { .client = r->from, .lis = r->lis, .user = r->user };
 	struct stun_builder b;
+	uint8_t rtoken[TURN_TOKEN_LEN];
 	uint32_t v;
 	size_t len;
 	int err, addr_err = 0;
@@ -359,26 +361,26 @@ static void on_allocate(struct req *r, struct turn_alloc *al)
 	/* 3. DONT-FRAGMENT is supported: DF on the relay socket (alloc.c). */
 	rq.dont_fragment = stun_msg_attr(m, TURN_ATTR_DONT_FRAGMENT) != NULL;
 
-	/* 4-5. EVEN-PORT and RESERVATION-TOKEN. We honour EVEN-PORT without the R bit. We never
-	 * reserve the next port, so we never hand out a token: R=1 is a request we cannot satisfy
-	 * and any RESERVATION-TOKEN is "not valid"; RFC 8656 §7.2 answers both with 508. Both
-	 * attributes together is a 400. (These 508s are not counted in port_exhausted.) */
+	/* 4-5. EVEN-PORT and RESERVATION-TOKEN: both together, or a token with either family
+	 * attribute (RFC 6156 §4.2: the reservation has a family), is a 400. EVEN-PORT with R=1
+	 * reserves the next port for 30 s under a token (answered in RESERVATION-TOKEN); an Allocate
+	 * with that token gets it, from any 5-tuple; an unknown or expired token is a 508. */
 	even = stun_msg_attr(m, TURN_ATTR_EVEN_PORT);
 	token = stun_msg_attr(m, TURN_ATTR_RESERVATION_TOKEN);
-	if ((even && token) || (even && even->len < 1) || (token && token->len != 8)) {
+	if ((even && token) || (even && even->len < 1) || (token && token->len != TURN_TOKEN_LEN) ||
+	    (token && (stun_msg_attr(m, TURN_ATTR_REQUESTED_ADDRESS_FAMILY) ||
+		       stun_msg_attr(m, TURN_ATTR_ADDITIONAL_ADDRESS_FAMILY)))) {
 		reply_error(r, 400);
 		return;
 	}
-	if ((even && (even->val[0] & 0x80)) || token) {
-		reply_error(r, 508);
-		return;
-	}
 	rq.even_port = even != NULL;
+	rq.reserve = even && (even->val[0] & 0x80);
+	rq.token = token ? token->val : NULL;
 
 	/* 6-7. REQUESTED-ADDRESS-FAMILY and ADDITIONAL-ADDRESS-FAMILY (RFC 8656 §7.2, RFC 6156):
 	 * not both; the family asked for (IPv4 if none) needs a relay address of that family
 	 * (440); a dual-stack request can only add IPv6 (400 for anything else), and not to an
-	 * even port with a reservation (step 4-5). */
+	 * even port with a reservation (RFC 8656 §7.2 step 8). */
 	err = family_get(m, TURN_ATTR_REQUESTED_ADDRESS_FAMILY, AF_INET, &rq.family);
 	if (!err && stun_msg_attr(m, TURN_ATTR_ADDITIONAL_ADDRESS_FAMILY)) {
 		int extra;
@@ -407,15 +409,29 @@ static void on_allocate(struct req *r, struct turn_alloc *al)
 	if (rq.lifetime == 0)
 		rq.lifetime = TURN_LIFETIME_DEFAULT;
 
-	/* 9. The relayed transport address(es). */
-	err = turn_alloc_create(&al, r->w, &rq, &addr_err);
-	if (err) {
-		if (err == -EADDRNOTAVAIL) {
-			TURN_CTR_ADD(r->srv, port_exhausted, 1);
-			log_warn("turn: no relay port left for %s", r->user);
-		} else {
-			log_warn("turn: cannot create an allocation: %s", strerror(-err));
-		}
+	/* 9. The quotas and the relayed transport address(es). */
+	err = turn_alloc_create(&al, r->w, &rq, &addr_err, rtoken);
+	switch (err) {
+	case 0:
+		break;
+	case -EDQUOT:
+		log_notice("turn: %s has reached turn.user_quota", r->user);
+		reply_error(r, 486);
+		return;
+	case -ENOSPC:
+		log_warn("turn: turn.max_allocations reached, refusing %s", r->user);
+		reply_error(r, 508);
+		return;
+	case -EADDRNOTAVAIL:
+		TURN_CTR_ADD(r->srv, port_exhausted, 1);
+		log_warn("turn: no relay port left for %s", r->user);
+		reply_error(r, 508);
+		return;
+	case -ENOENT:
+		reply_error(r, 508); /* no such reservation (any more) */
+		return;
+	default:
+		log_warn("turn: cannot create an allocation: %s", strerror(-err));
 		reply_error(r, 508);
 		return;
 	}
@@ -438,6 +454,8 @@ static void on_allocate(struct req *r, struct turn_alloc *al)
 	}
 	if (addr_err)
 		stun_build_address_error(&b, FAMILY_IPV6, addr_err);
+	if (rq.reserve)
+		stun_build_attr(&b, TURN_ATTR_RESERVATION_TOKEN, rtoken, TURN_TOKEN_LEN);
 	stun_build_u32(&b, TURN_ATTR_LIFETIME, rq.lifetime);
 	stun_build_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, r->from);
 	if (reply_send(r, &b, &len)) {

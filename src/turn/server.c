@@ -95,6 +95,11 @@ static void relay_channeldata(struct turn_listener *lis, const struct sockaddr_s
 	/* The permission may have lapsed while the channel lives on (RFC 8656 §9: 300 s vs 600 s). */
 	if (!turn_perm_find(al, &c->peer))
 		return;
+	/* The bandwidth cap, if any. */
+	if (!turn_bw_admit(&al->bw_out, srv->cfg->turn.bandwidth, dlen)) {
+		TURN_CTR_ADD(srv, bandwidth_dropped, 1);
+		return;
+	}
 	/* Send from the relayed address of the peer's family (bound: the channel was checked). */
 	r = &al->relay[turn_fam(c->peer.ss_family)];
 	if (sendto(r->fd, data, dlen, 0, (const struct sockaddr *)&c->peer, addr_len(&c->peer)) < 0)
@@ -114,6 +119,10 @@ void turn_relay_send_indication(struct turn_alloc *al, const struct sockaddr_sto
 	/* No relayed address of the peer's family, or no permission -> dropped (RFC 8656 §10.2). */
 	if (r->fd < 0 || !turn_perm_find(al, peer))
 		return;
+	if (!turn_bw_admit(&al->bw_out, srv->cfg->turn.bandwidth, len)) {
+		TURN_CTR_ADD(srv, bandwidth_dropped, 1);
+		return;
+	}
 	if (sendto(r->fd, data, len, 0, (const struct sockaddr *)peer, addr_len(peer)) < 0)
 		return;
 	al->pkts_out++;
@@ -153,6 +162,11 @@ void turn_relay_from_peer(int fd, short what, void *arg)
 		/* Only peers the client gave a permission to may reach it (RFC 8656 §9). */
 		if (!turn_perm_find(al, &peer))
 			continue;
+		/* The bandwidth cap, if any. */
+		if (!turn_bw_admit(&al->bw_in, srv->cfg->turn.bandwidth, (size_t)n)) {
+			TURN_CTR_ADD(srv, bandwidth_dropped, 1);
+			continue;
+		}
 		/* Frame for the client. */
 		c = turn_chan_find_peer(al, &peer);
 		if (c && !c->cooling) {
@@ -329,6 +343,15 @@ static int self_collect(struct turn_server *srv)
 
 /* ---- workers ---- */
 
+/* Housekeeping, every TURN_TICK seconds: worker 0 frees reservations past their 30 s. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct turn_worker *w = arg;
+
+	if (w->idx == 0)
+		turn_resv_sweep(w->srv, false);
+}
+
 static void on_stop(evutil_socket_t fd, short what, void *arg)
 {
 	struct turn_worker *w = arg;
@@ -395,6 +418,8 @@ static void worker_free(struct turn_worker *w)
 	}
 	if (w->stop)
 		event_free(w->stop);
+	if (w->tick)
+		event_free(w->tick);
 	if (w->base)
 		event_base_free(w->base);
 	for (int f = 0; f < TURN_FAMILIES; f++)
@@ -456,7 +481,8 @@ static int worker_create(struct turn_worker **out, struct turn_server *srv, unsi
 		}
 	}
 	w->stop = event_new(w->base, -1, 0, on_stop, w);
-	if (!w->stop)
+	w->tick = event_new(w->base, -1, EV_PERSIST, on_tick, w);
+	if (!w->stop || !w->tick || event_add(w->tick, &(struct timeval){ .tv_sec = TURN_TICK }) < 0)
 		err = -ENOMEM;
 
 out:
@@ -508,7 +534,10 @@ int turn_server_start(struct turn_server **out, const struct config *cfg)
 		return -ENOMEM;
 	srv->cfg = cfg;
 	srv->n_workers = n;
+	pthread_mutex_init(&srv->quota_lock, NULL);
+	pthread_mutex_init(&srv->resv_lock, NULL);
 	atomic_init(&srv->nonce_lifetime, TURN_NONCE_LIFETIME);
+	atomic_init(&srv->resv_lifetime, TURN_RESERVATION_LIFETIME);
 	if (RAND_bytes(srv->nonce_key, sizeof(srv->nonce_key)) != 1) {
 		err = -EIO;
 		goto out;
@@ -577,10 +606,13 @@ void turn_server_stop(struct turn_server *srv)
 		if (w && w->running)
 			pthread_join(w->thread, NULL);
 	}
-	/* No thread runs now: every allocation can be freed from here. */
+	/* No thread runs now: every allocation and reservation can be freed from here. */
+	turn_resv_sweep(srv, true);
 	for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
 		worker_free(srv->workers[i]);
 	free(srv->workers);
+	pthread_mutex_destroy(&srv->quota_lock);
+	pthread_mutex_destroy(&srv->resv_lock);
 	free(srv->userhash);
 	free(srv->self);
 	OPENSSL_cleanse(srv->nonce_key, sizeof(srv->nonce_key));
@@ -610,10 +642,19 @@ void turn_server_counters(const struct turn_server *srv, struct turn_counters *o
 	CTR_COPY(port_exhausted);
 	CTR_COPY(unauth_dropped);
 	CTR_COPY(peer_denied);
+	CTR_COPY(quota_exceeded);
+	CTR_COPY(capacity_exceeded);
+	CTR_COPY(bandwidth_dropped);
+	CTR_COPY(reservations_now);
 #undef CTR_COPY
 }
 
 void turn_server_set_nonce_lifetime(struct turn_server *srv, unsigned seconds)
 {
 	atomic_store_explicit(&srv->nonce_lifetime, seconds, memory_order_relaxed);
+}
+
+void turn_server_set_reservation_lifetime(struct turn_server *srv, unsigned seconds)
+{
+	atomic_store_explicit(&srv->resv_lifetime, seconds, memory_order_relaxed);
 }

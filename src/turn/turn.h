@@ -32,6 +32,10 @@ struct turn_counters {
 				      * per-source limit (turn.unauth_rate) */
 	uint64_t peer_denied;        /* CreatePermission / ChannelBind answered 403 and Send
 				      * indications dropped: the peer address is refused */
+	uint64_t quota_exceeded;     /* 486 answers: a user's turn.user_quota was used up */
+	uint64_t capacity_exceeded;  /* 508 answers: turn.max_allocations reached */
+	uint64_t bandwidth_dropped;  /* datagrams dropped by the per-allocation turn.bandwidth cap */
+	uint64_t reservations_now;   /* ports reserved by EVEN-PORT R=1, waiting for their token */
 };
 
 /* Binds the listening and starts the worker thread(s). @cfg must outlive the server.

@@ -41,6 +41,8 @@ enum {
 	TURN_CHAN_LIFETIME = 600,     /* channel binding */
 	TURN_CHAN_COOLDOWN = 300,     /* an expired channel blocks its number and peer this long */
 	TURN_NONCE_LIFETIME = 600,    /* default validity of a nonce we hand out */
+	TURN_RESERVATION_LIFETIME = 30, /* a reserved port waits for its token (RFC 8656 §7.2) */
+	TURN_TICK = 1,                /* housekeeping period: reservations, revocations */
 };
 
 /* Room for one UDP datagram plus the headers the relay prepends to it (bytes). */
@@ -52,6 +54,9 @@ enum {
 
 /* Cells of the per-worker table that limits answers to unauthenticated requests (auth.c): 32 KiB. */
 #define TURN_LIMIT_CELLS 4096
+
+/* RESERVATION-TOKEN value length (RFC 8656 §18.9). */
+#define TURN_TOKEN_LEN 8
 
 /*
  * A socket address as a fixed-size, memcmp-able hash key: family, port (network order, 0 for
@@ -97,6 +102,10 @@ struct turn_ctr {
 	atomic_uint_fast64_t port_exhausted;
 	atomic_uint_fast64_t unauth_dropped;
 	atomic_uint_fast64_t peer_denied;
+	atomic_uint_fast64_t quota_exceeded;
+	atomic_uint_fast64_t capacity_exceeded;
+	atomic_uint_fast64_t bandwidth_dropped;
+	atomic_uint_fast64_t reservations_now;
 };
 
 #define TURN_CTR_ADD(srv, field, n) \
@@ -104,10 +113,14 @@ struct turn_ctr {
 #define TURN_CTR_SUB(srv, field, n) \
 	atomic_fetch_sub_explicit(&(srv)->ctr.field, (n), memory_order_relaxed)
 
-/* The relay ports one worker may bind: a slice of [relay_port_min, relay_port_max]. */
+/*
+ * The relay ports one worker may bind: a slice of [relay_port_min, relay_port_max]. Only the
+ * owning worker sets bits; any worker may clear one (a reservation redeemed on another worker
+ * hands its port over), hence the atomics. A bit is only a hint for the search: bind() decides.
+ */
 struct turn_ports {
 	uint16_t lo, hi;      /* inclusive, host order */
-	uint64_t *held;       /* bit (port - lo) set: one of our allocations holds the port */
+	_Atomic uint64_t *held; /* bit (port - lo) set: one of our allocations holds the port */
 	uint32_t rng;         /* xorshift state for the random start of each search */
 };
 
@@ -136,6 +149,7 @@ struct turn_worker {
 	bool running;                    /* thread was started and must be joined */
 	struct turn_alloc *allocs;       /* uthash on the 5-tuple (see alloc.c) */
 	struct turn_ports ports[TURN_FAMILIES]; /* relay ports, per relay address */
+	struct event *tick;              /* housekeeping every TURN_TICK s */
 	uint32_t tid_rng;                /* LCG for Data indication transaction ids */
 	uint64_t limit_seed;             /* random key of the limiter's cell hash */
 	uint64_t limit[TURN_LIMIT_CELLS]; /* GCRA theoretical arrival times, CLOCK_MONOTONIC us */
@@ -152,7 +166,42 @@ struct turn_server {
 	struct sockaddr_storage *self;   /* this machine's IPs (port 0), for turn_peer_check */
 	size_t n_self;
 	atomic_uint nonce_lifetime;      /* seconds; TURN_NONCE_LIFETIME unless a test changes it */
+	atomic_uint resv_lifetime;       /* seconds; TURN_RESERVATION_LIFETIME unless a test... */
 	struct turn_ctr ctr;
+	/* Allocations plus reservations, against cfg->turn.max_allocations. */
+	atomic_uint_fast64_t slots;
+	/* Allocations (and reservations) per user or participant, against cfg->turn.user_quota.
+	 * Shared by the workers, taken on Allocate and on delete only: a mutex. */
+	pthread_mutex_t quota_lock;
+	struct turn_quota *quota;        /* uthash on the quota key */
+	/* Ports reserved by EVEN-PORT R=1, found by RESERVATION-TOKEN from any worker (the RTCP
+	 * socket of a client may hash to another worker than its RTP socket). */
+	pthread_mutex_t resv_lock;
+	struct turn_resv *resv;          /* uthash on the token */
+};
+
+/* One user's or participant's count of allocations and reservations. */
+struct turn_quota {
+	char key[CRED_USERNAME_MAX];
+	unsigned n;
+	UT_hash_handle hh;
+};
+
+/* A reserved relay port (RFC 8656 §7.2): bound, waiting for an Allocate with its token. */
+struct turn_resv {
+	uint8_t token[TURN_TOKEN_LEN];
+	int fd;                          /* bound to addr */
+	struct sockaddr_storage addr;    /* relay IP and the reserved port */
+	struct turn_ports *pool;         /* whose bit the port holds */
+	char user[CRED_USERNAME_MAX];    /* who reserved it: its quota slot */
+	time_t expires;                  /* CLOCK_MONOTONIC seconds */
+	UT_hash_handle hh;
+};
+
+/* A token bucket for the per-allocation bandwidth cap: bytes, refilled from CLOCK_MONOTONIC. */
+struct turn_bucket {
+	int64_t tokens;                  /* bytes that may go now */
+	uint64_t stamp_us;               /* last refill */
 };
 
 /* A permission: the peer IP a client may exchange data with (RFC 8656 §9). Owns its timer. */
@@ -180,6 +229,7 @@ struct turn_relay {
 	struct turn_alloc *al;
 	int fd;                          /* -1: the allocation has no relayed address of this family */
 	uint16_t port;                   /* host order */
+	struct turn_ports *pool;         /* whose bit the port holds (a reserved port: its creator's) */
 	struct event *ev;                /* EV_READ on fd: turn_relay_from_peer */
 	struct sockaddr_storage addr;    /* as bound */
 };
@@ -202,6 +252,7 @@ struct turn_alloc {
 	size_t resp_len;
 	uint64_t pkts_out, bytes_out;    /* to peers, for the delete log line */
 	uint64_t pkts_in, bytes_in;      /* from peers */
+	struct turn_bucket bw_out, bw_in; /* bandwidth cap, to peers and to the client */
 	UT_hash_handle hh;
 };
 
@@ -214,6 +265,9 @@ struct turn_alloc_req {
 	int family;                      /* AF_INET or AF_INET6: REQUESTED-ADDRESS-FAMILY */
 	bool additional_v6;              /* ADDITIONAL-ADDRESS-FAMILY IPv6: dual-stack (§7.2) */
 	bool even_port;
+	bool reserve;                    /* EVEN-PORT R=1: reserve the next port too */
+	const uint8_t *token;            /* RESERVATION-TOKEN to redeem, or NULL (then the
+					  * reservation's family wins over @family) */
 	bool dont_fragment;
 };
 
@@ -226,17 +280,36 @@ int turn_ports_init(struct turn_ports *p, uint16_t lo, uint16_t hi, uint32_t see
 void turn_ports_free(struct turn_ports *p);
 
 /*
- * Creates an allocation on worker @w for @rq: binds a relay socket on the relay address of
- * rq->family with a free port of the worker's pool (an even one if asked), and for a dual-stack
- * request one on the IPv6 relay address too; arms its lifetime timer and read events, inserts it
- * in w->allocs and logs it. The caller has checked that the server has a relay address of
- * rq->family. If only the additional IPv6 address cannot be had, the allocation is made without
- * it and @addr_err (may be NULL otherwise) gets the code for ADDRESS-ERROR-CODE: 440 (no IPv6
- * relay address configured) or 508 (no port). Returns 0; -EADDRNOTAVAIL if every port of the
- * pool is taken (the caller answers 508, RFC 8656 §7.2); -ENOMEM or another negative errno.
+ * Creates an allocation on worker @w for @rq, after taking a slot of cfg->turn.max_allocations
+ * and of the user's cfg->turn.user_quota: binds a relay socket on the relay address of
+ * rq->family with a free port of the worker's pool (an even one if asked; with rq->reserve the
+ * next port is bound too and reserved, its token written to @token), or takes over the socket of
+ * the reservation rq->token; for a dual-stack request one on the IPv6 relay address too; arms its
+ * lifetime timer and read events, inserts it in w->allocs and logs it. The caller has checked
+ * that the server has a relay address of rq->family. If only the additional IPv6 address cannot
+ * be had, the allocation is made without it and @addr_err (may be NULL otherwise) gets the code
+ * for ADDRESS-ERROR-CODE: 440 (no IPv6 relay address configured) or 508 (no port).
+ * Returns 0, or what the caller answers (RFC 8656 §7.2):
+ *   -EDQUOT        the user's quota is used up: 486 (counted in quota_exceeded);
+ *   -ENOSPC        max_allocations reached: 508 (capacity_exceeded);
+ *   -EADDRNOTAVAIL no port (pair) left in the pool: 508 (port_exhausted);
+ *   -ENOENT        no such reservation, or expired: 508;
+ *   -ENOMEM or another negative errno: 508.
  */
 int turn_alloc_create(struct turn_alloc **out, struct turn_worker *w,
-		      const struct turn_alloc_req *rq, int *addr_err);
+		      const struct turn_alloc_req *rq, int *addr_err,
+		      uint8_t token[TURN_TOKEN_LEN]);
+
+/* Frees every reservation past its time (any worker may call it; worker 0 does, every
+ * TURN_TICK seconds), or all of them with @all (at stop). */
+void turn_resv_sweep(struct turn_server *srv, bool all);
+
+/*
+ * The bandwidth cap (cfg->turn.bandwidth kbit/s per allocation and direction): true if @len
+ * more bytes may go through bucket @b now. The bucket holds half a second of traffic, and at
+ * least one largest datagram. Allocation-free; on the relay hot paths.
+ */
+bool turn_bw_admit(struct turn_bucket *b, unsigned kbps, size_t len);
 
 /* Closes @al's relayed address of family index @fam (TURN_V4 or TURN_V6): a Refresh with
  * LIFETIME 0 and REQUESTED-ADDRESS-FAMILY on a dual-stack allocation (RFC 8656 §7.3). The
@@ -357,5 +430,8 @@ bool turn_self_ip(const struct turn_server *srv, const struct sockaddr_storage *
 
 /* For tests: sets the validity of nonces minted from now on (seconds; 0 = stale at once). */
 void turn_server_set_nonce_lifetime(struct turn_server *srv, unsigned seconds);
+
+/* For tests: sets how long reservations made from now on wait for their token (seconds). */
+void turn_server_set_reservation_lifetime(struct turn_server *srv, unsigned seconds);
 
 #endif

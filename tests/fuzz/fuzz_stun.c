@@ -74,6 +74,7 @@ static void fuzz_accessors(const struct stun_attr *a)
 	size_t rlen = 0;
 	uint32_t u = 0;
 	uint16_t alg = 0;
+	uint8_t fam = 0;
 	int rc, code = 0;
 
 	FUZZ_CHECK(stun_msg_attr(&msg, a->type) != NULL);
@@ -87,6 +88,10 @@ static void fuzz_accessors(const struct stun_attr *a)
 	rc = stun_attr_u32(a, &u);
 	FUZZ_CHECK(rc == 0 || rc == -EBADMSG);
 	FUZZ_CHECK(rc != 0 || a->len == 4);
+
+	rc = stun_attr_address_error(a, &fam, &code);
+	FUZZ_CHECK(rc == 0 || rc == -EBADMSG);
+	FUZZ_CHECK(rc != 0 || (code >= 300 && code <= 699 && fam == a->val[0]));
 
 	rc = stun_attr_password_algorithm(a, &alg);
 	FUZZ_CHECK(rc == 0 || rc == -EBADMSG);

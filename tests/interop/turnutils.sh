@@ -18,8 +18,9 @@
 #  6. The IPv6 listener: the clients talk to [::1]:20000 (IPv4 relayed addresses by default).
 #  7. Client to client (-y): pairs of clients send to each other's relayed address, relay to
 #     relay through the same server (IPv4, then IPv6 relays with -x), 0 lost.
-#  8. EVEN-PORT with a reservation: without -c the uclient allocates an RTP/RTCP pair, the RTCP
-#     one with the RTP allocation's RESERVATION-TOKEN (RFC 8656 §7.2).
+#  8. EVEN-PORT with a reservation: without -c the uclient allocates RTP/RTCP pairs, the RTCP
+#     ones with the RTP allocation's RESERVATION-TOKEN (RFC 8656 §7.2): 0 lost, and relayed
+#     ports P, P + 1.
 set -u
 
 . "$TOP_SRCDIR/tests/lib.sh"
@@ -37,7 +38,9 @@ for tool in turnutils_uclient turnutils_peer turnutils_stunclient; do
 	fi
 done
 
-conf=$(tincan_conf "$BASE" "secret = \"$SECRET\";")
+# user_quota = 0: every uclient session allocates for the one static user "demo" (10 at a time,
+# and the sessions' allocations outlive them); the quota itself is pinned by tests/unit/test_turn.
+conf=$(tincan_conf "$BASE" "secret = \"$SECRET\"; user_quota = 0;")
 dir=$(dirname "$conf")
 # Dual-stack: listen on both loopbacks, relay on both (string-or-list options, RFC 6156).
 sed -i -e "s|listen = \"127.0.0.1:$BASE\";|listen = [ \"127.0.0.1:$BASE\", \"[::1]:$BASE\" ];|" \
@@ -143,5 +146,18 @@ check_report "$dir/y.log" 1000 "client to client (-y, 10 clients x 100)"
 timeout 120 turnutils_uclient -p "$TURN_PORT" -c -y -x -u demo -w demo -m 10 -n 100 127.0.0.1 \
 	>"$dir/yx.log" 2>&1 || fail "uclient -y -x exited with status $?"
 check_report "$dir/yx.log" 1000 "client to client over IPv6 relays (-y -x, 10 clients x 100)"
+
+# 8. RTP/RTCP pairs: without -c each client allocates with EVEN-PORT R=1 and its RTCP socket
+# redeems the RESERVATION-TOKEN (RFC 8656 §7.2): relayed ports P and P + 1. The uclient sends one
+# RTCP message per 5 RTP ones: 5 clients x (100 + 20) = 600 messages.
+timeout 120 turnutils_uclient -p "$TURN_PORT" -e 127.0.0.1 -r "$PEER_PORT" -W "$SECRET" -u rtp \
+	-m 5 -n 100 127.0.0.1 >"$dir/rtcp.log" 2>&1 || fail "uclient (RTP/RTCP) exited with status $?"
+check_report "$dir/rtcp.log" 600 "RTP/RTCP pairs with reservations (5 clients x 100 + RTCP)"
+pairs=$(sed -n 's/.*user [0-9]*:rtp, relayed 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$dir/tincand.log" |
+	sort -n | awk 'NR > 1 && $1 == prev + 1 && prev % 2 == 0 { n++ } { prev = $1 } END { print n + 0 }')
+# The uclient toggles EVEN-PORT R=1 across all its allocations (its probe ones included), so how
+# many of its sessions end up with a pair varies from run to run; at least one must.
+[ "$pairs" -ge 1 ] || fail "RTP/RTCP: no relayed port pair P, P + 1: no reservation was redeemed"
+echo "    -> $pairs RTP/RTCP pairs on ports P, P + 1 (reservations redeemed)"
 
 exit "$failed"

@@ -292,6 +292,11 @@ START_TEST(test_config_defaults)
 	ck_assert(!cfg.turn.secret_configured);
 	ck_assert_int_eq(cfg.turn.secret.len, 32);
 	ck_assert_int_eq(cfg.turn.credential_lifetime, 86400);
+	ck_assert_int_eq(cfg.turn.unauth_rate, 20);
+	ck_assert_int_eq(cfg.turn.unauth_burst, 40);
+	ck_assert_int_eq(cfg.turn.user_quota, 10);
+	ck_assert_int_eq(cfg.turn.max_allocations, 0);
+	ck_assert_int_eq(cfg.turn.bandwidth, 0);
 	ck_assert_int_gt(cfg.turn.peers.n_deny, 20);
 	ck_assert_int_eq(cfg.turn.peers.n_allow, 0);
 	ck_assert_int_eq(cfg.rooms.capacity, 2);

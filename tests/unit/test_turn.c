@@ -35,6 +35,8 @@ static uint16_t port_base = 25000;
 #define PORT_TUNNEL (port_base + 5)
 #define PORT_SELF (port_base + 6)
 #define PORT_V6 (port_base + 7)
+#define PORT_QUOTA (port_base + 8)
+#define PORT_BW (port_base + 9)
 #define RELAY_MIN (port_base + 100)
 #define RELAY_MAX (port_base + 199)
 #define QUIET_MS 200 /* how long "nothing arrives" is waited for */
@@ -195,6 +197,17 @@ static void add_u32(struct stun_builder *b, void *arg)
 static void add_udp(struct stun_builder *b, void *arg)
 {
 	stun_build_u32(b, TURN_ATTR_REQUESTED_TRANSPORT, (uint32_t)IPPROTO_UDP << 24);
+}
+
+/* The XOR-RELAYED-ADDRESSes of c->resp, in order, into @out (2); returns how many. */
+static int relayed_addrs(struct tc *c, struct sockaddr_storage out[2])
+{
+	int n = 0;
+
+	for (size_t i = 0; i < c->resp.n_attrs && n < 2; i++)
+		if (c->resp.attrs[i].type == TURN_ATTR_XOR_RELAYED_ADDRESS)
+			ck_assert_int_eq(stun_attr_xor_addr(&c->resp, &c->resp.attrs[i], &out[n++]), 0);
+	return n;
 }
 
 /* ---- Binding and authentication ---- */
@@ -677,8 +690,7 @@ static void add_even(struct stun_builder *b, void *arg)
 
 START_TEST(test_even_port)
 {
-	/* EVEN-PORT gets an even relay port (with DONT-FRAGMENT accepted too); the R bit, which asks
-	 * for a reservation we never make, gets 508. */
+	/* EVEN-PORT gets an even relay port (with DONT-FRAGMENT accepted too). */
 	struct tc c;
 	struct sockaddr_storage relayed;
 	uint8_t plain = 0x00, reserve = 0x80;
@@ -693,9 +705,83 @@ START_TEST(test_even_port)
 		ck_assert_uint_eq(addr_port(&relayed) % 2, 0);
 		tc_close(&c);
 	}
+	(void)reserve;
+}
+END_TEST
+
+static void add_token(struct stun_builder *b, void *arg)
+{
+	const uint8_t *tok = arg; /* 8 bytes, then a flag byte: add EVEN-PORT (1) or RAF (2) too */
+
+	add_udp(b, NULL);
+	stun_build_attr(b, TURN_ATTR_RESERVATION_TOKEN, tok, TURN_TOKEN_LEN);
+	if (tok[8] == 1)
+		stun_build_attr(b, TURN_ATTR_EVEN_PORT, "\0", 1);
+	if (tok[8] == 2)
+		stun_build_u32(b, TURN_ATTR_REQUESTED_ADDRESS_FAMILY, 0x01000000u);
+}
+
+START_TEST(test_reservation)
+{
+	/* EVEN-PORT with R=1 (RFC 8656 §7.2): an even port P, and P + 1 reserved under the
+	 * RESERVATION-TOKEN of the answer; an Allocate with that token, from another 5-tuple, gets
+	 * P + 1; the token works once (then 508), an unknown token is a 508, a token with EVEN-PORT
+	 * or with REQUESTED-ADDRESS-FAMILY a 400. reservations_now counts the waiting ones. */
+	uint8_t reserve = 0x80, tok[9] = { 0 }, bogus[9] = { 1, 2, 3, 4, 5, 6, 7, 8, 0 };
+	struct sockaddr_storage rtp[2], rtcp[2];
+	const struct stun_attr *a;
+	struct tc c, c2;
+
 	ck_assert_int_eq(tc_open(&c, PORT, "demo", "demo"), 0);
-	ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, add_even, &reserve), 508);
-	ck_assert_uint_eq(counters().port_exhausted, 0);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, add_even, &reserve), 0);
+	ck_assert_int_eq(relayed_addrs(&c, rtp), 1);
+	ck_assert_uint_eq(addr_port(&rtp[0]) % 2, 0);
+	a = stun_msg_attr(&c.resp, TURN_ATTR_RESERVATION_TOKEN);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->len, TURN_TOKEN_LEN);
+	memcpy(tok, a->val, TURN_TOKEN_LEN);
+	ck_assert_uint_eq(counters().reservations_now, 1);
+
+	ck_assert_int_eq(tc_open(&c2, PORT, "alice", "wonderland"), 0);
+	ck_assert_int_eq(tc_request(&c2, TURN_METHOD_ALLOCATE, add_token, bogus), 508);
+	tok[8] = 1;
+	ck_assert_int_eq(tc_request(&c2, TURN_METHOD_ALLOCATE, add_token, tok), 400);
+	tok[8] = 2;
+	ck_assert_int_eq(tc_request(&c2, TURN_METHOD_ALLOCATE, add_token, tok), 400);
+	tok[8] = 0;
+	ck_assert_int_eq(tc_request(&c2, TURN_METHOD_ALLOCATE, add_token, tok), 0);
+	ck_assert_int_eq(relayed_addrs(&c2, rtcp), 1);
+	ck_assert(addr_ip_equal(&rtp[0], &rtcp[0]));
+	ck_assert_uint_eq(addr_port(&rtcp[0]), addr_port(&rtp[0]) + 1);
+	ck_assert_ptr_null(stun_msg_attr(&c2.resp, TURN_ATTR_RESERVATION_TOKEN));
+	ck_assert_uint_eq(counters().reservations_now, 0);
+	ck_assert_uint_eq(counters().allocations_now, 2);
+	tc_close(&c2);
+	ck_assert_int_eq(tc_open(&c2, PORT, "alice", "wonderland"), 0);
+	ck_assert_int_eq(tc_request(&c2, TURN_METHOD_ALLOCATE, add_token, tok), 508);
+	tc_close(&c2);
+	tc_close(&c);
+}
+END_TEST
+
+START_TEST(test_reservation_expires)
+{
+	/* A reservation nobody redeems is dropped after its lifetime (30 s; 1 s here) and its port
+	 * goes back to the pool: the token is then a 508. */
+	uint8_t reserve = 0x80, tok[9] = { 0 };
+	struct tc c, c2;
+
+	turn_server_set_reservation_lifetime(srv, 1);
+	ck_assert_int_eq(tc_open(&c, PORT, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, add_even, &reserve), 0);
+	memcpy(tok, stun_msg_attr(&c.resp, TURN_ATTR_RESERVATION_TOKEN)->val, TURN_TOKEN_LEN);
+	ck_assert_uint_eq(counters().reservations_now, 1);
+	for (int i = 0; i < 40 && counters().reservations_now; i++)
+		usleep(100000);
+	ck_assert_uint_eq(counters().reservations_now, 0);
+	ck_assert_int_eq(tc_open(&c2, PORT, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_request(&c2, TURN_METHOD_ALLOCATE, add_token, tok), 508);
+	tc_close(&c2);
 	tc_close(&c);
 }
 END_TEST
@@ -1047,17 +1133,6 @@ static void add_family(struct stun_builder *b, void *arg)
 		stun_build_u32(b, (uint16_t)tv[0], tv[1] << 24);
 	if (tv[2])
 		stun_build_u32(b, (uint16_t)tv[2], tv[3] << 24);
-}
-
-/* The XOR-RELAYED-ADDRESSes of c->resp, in order, into @out (2); returns how many. */
-static int relayed_addrs(struct tc *c, struct sockaddr_storage out[2])
-{
-	int n = 0;
-
-	for (size_t i = 0; i < c->resp.n_attrs && n < 2; i++)
-		if (c->resp.attrs[i].type == TURN_ATTR_XOR_RELAYED_ADDRESS)
-			ck_assert_int_eq(stun_attr_xor_addr(&c->resp, &c->resp.attrs[i], &out[n++]), 0);
-	return n;
 }
 
 START_TEST(test_ipv6_relay)
@@ -1425,6 +1500,127 @@ START_TEST(test_peer_self)
 }
 END_TEST
 
+/* ---- Quotas and the bandwidth cap ---- */
+
+START_TEST(test_user_quota)
+{
+	/* turn.user_quota (3 here) counts a user's allocations and reservations; one more is a 486
+	 * with MESSAGE-INTEGRITY (the request authenticated) counted in quota_exceeded. REST
+	 * credentials count per participant, across credentials. Freeing one makes room. Another
+	 * user is not affected. */
+	char u1[CRED_USERNAME_MAX], p1[CRED_PASSWORD_MAX], u2[CRED_USERNAME_MAX], p2[CRED_PASSWORD_MAX];
+	uint32_t zero[2] = { TURN_ATTR_LIFETIME, 0 };
+	uint8_t reserve = 0x80;
+	struct config cf;
+	struct turn_server *s;
+	struct turn_counters k;
+	struct tc c[5];
+
+	config_make(&cf, PORT_QUOTA, RELAY_MIN, RELAY_MAX, false, 1);
+	cf.turn.user_quota = 3;
+	ck_assert_int_eq(turn_server_start(&s, &cf), 0);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(tc_open(&c[i], PORT_QUOTA, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_allocate(&c[0], NULL), 0);
+	ck_assert_int_eq(tc_request(&c[1], TURN_METHOD_ALLOCATE, add_even, &reserve), 0); /* 2 slots */
+	ck_assert_int_eq(tc_allocate(&c[2], NULL), 486);
+	ck_assert_int_ge(c[2].resp.mi, 0);
+	turn_server_counters(s, &k);
+	ck_assert_uint_eq(k.quota_exceeded, 1);
+	ck_assert_int_eq(tc_request(&c[0], TURN_METHOD_REFRESH, add_u32, zero), 0);
+	ck_assert_int_eq(tc_allocate(&c[2], NULL), 0);
+	for (int i = 0; i < 5; i++)
+		tc_close(&c[i]);
+
+	/* Participant p1 with two credentials: 3 allocations, the 4th refused. */
+	ck_assert_int_eq(cred_rest_mint(&cf.turn.secret, "p1", time(NULL), 600, u1, p1), 0);
+	ck_assert_int_eq(cred_rest_mint(&cf.turn.secret, "p1", time(NULL), 900, u2, p2), 0);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(tc_open(&c[i], PORT_QUOTA, i % 2 ? u2 : u1, i % 2 ? p2 : p1), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(tc_allocate(&c[i], NULL), 0);
+	ck_assert_int_eq(tc_allocate(&c[3], NULL), 486);
+	ck_assert_int_eq(tc_open(&c[4], PORT_QUOTA, "alice", "wonderland"), 0);
+	ck_assert_int_eq(tc_allocate(&c[4], NULL), 0);
+	for (int i = 0; i < 5; i++)
+		tc_close(&c[i]);
+	turn_server_stop(s);
+}
+END_TEST
+
+START_TEST(test_max_allocations)
+{
+	/* turn.max_allocations (2 here) caps allocations across users: the third is a 508 counted in
+	 * capacity_exceeded (not in port_exhausted); deleting one makes room. */
+	uint32_t zero[2] = { TURN_ATTR_LIFETIME, 0 };
+	struct config cf;
+	struct turn_server *s;
+	struct turn_counters k;
+	struct tc c[3];
+
+	config_make(&cf, PORT_QUOTA, RELAY_MIN, RELAY_MAX, false, 1);
+	cf.turn.max_allocations = 2;
+	ck_assert_int_eq(turn_server_start(&s, &cf), 0);
+	ck_assert_int_eq(tc_open(&c[0], PORT_QUOTA, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_open(&c[1], PORT_QUOTA, "alice", "wonderland"), 0);
+	ck_assert_int_eq(tc_open(&c[2], PORT_QUOTA, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_allocate(&c[0], NULL), 0);
+	ck_assert_int_eq(tc_allocate(&c[1], NULL), 0);
+	ck_assert_int_eq(tc_allocate(&c[2], NULL), 508);
+	turn_server_counters(s, &k);
+	ck_assert_uint_eq(k.capacity_exceeded, 1);
+	ck_assert_uint_eq(k.port_exhausted, 0);
+	ck_assert_int_eq(tc_request(&c[1], TURN_METHOD_REFRESH, add_u32, zero), 0);
+	ck_assert_int_eq(tc_allocate(&c[2], NULL), 0);
+	for (int i = 0; i < 3; i++)
+		tc_close(&c[i]);
+	turn_server_stop(s);
+}
+END_TEST
+
+START_TEST(test_bandwidth_cap)
+{
+	/* turn.bandwidth (64 kbit/s here: 8000 B/s, a bucket of 65600 bytes, the floor of one
+	 * largest datagram) drops what exceeds it in each direction, counted in bandwidth_dropped:
+	 * of 100 back-to-back 1000-byte datagrams about 66 pass each way. */
+	static uint8_t blob[1000];
+	struct config cf;
+	struct turn_server *s;
+	struct turn_counters k;
+	struct tc c;
+	struct sockaddr_storage relayed, peer;
+	int pfd = udp_peer(&peer), got_peer = 0, got_client = 0;
+	uint8_t buf[2048];
+
+	config_make(&cf, PORT_BW, RELAY_MIN, RELAY_MAX, false, 1);
+	cf.turn.bandwidth = 64;
+	ck_assert_int_eq(turn_server_start(&s, &cf), 0);
+	ck_assert_int_eq(tc_open(&c, PORT_BW, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_allocate(&c, &relayed), 0);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x4000, &peer), 0);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(tc_send_channel(&c, 0x4000, blob, sizeof(blob)), 0);
+	while (udp_recv(pfd, buf, sizeof(buf), NULL, QUIET_MS) > 0)
+		got_peer++;
+	for (int i = 0; i < 100; i++) {
+		send_to(pfd, &relayed, blob, sizeof(blob));
+		if (i % 20 == 19)
+			usleep(1000); /* let the relay drain: the socket buffer must not be the limit */
+	}
+	while (tc_recv(&c, QUIET_MS) > 0)
+		got_client++;
+	ck_assert_int_ge(got_peer, 64);
+	ck_assert_int_le(got_peer, 68);
+	ck_assert_int_ge(got_client, 64);
+	ck_assert_int_le(got_client, 68);
+	turn_server_counters(s, &k);
+	ck_assert_uint_eq(k.bandwidth_dropped, (uint64_t)(200 - got_peer - got_client));
+	tc_close(&c);
+	close(pfd);
+	turn_server_stop(s);
+}
+END_TEST
+
 /* ---- Bad input ---- */
 
 START_TEST(test_garbage)
@@ -1542,6 +1738,8 @@ int main(void)
 	tcase_add_test(tc, test_unknown_attribute);
 	tcase_add_test(tc, test_family_ipv6);
 	tcase_add_test(tc, test_even_port);
+	tcase_add_test(tc, test_reservation);
+	tcase_add_test(tc, test_reservation_expires);
 	tcase_add_test(tc, test_lifetime_clamp);
 	tcase_add_test(tc, test_allocate_retransmit);
 	tcase_add_test(tc, test_port_exhaustion);
@@ -1562,6 +1760,9 @@ int main(void)
 	tcase_add_test(tc, test_peer_tunnelled);
 	tcase_add_test(tc, test_peer_self);
 	tcase_add_test(tc, test_workers);
+	tcase_add_test(tc, test_user_quota);
+	tcase_add_test(tc, test_max_allocations);
+	tcase_add_test(tc, test_bandwidth_cap);
 	tcase_add_test(tc, test_garbage);
 	tcase_add_test(tc, test_not_stun);
 	suite_add_tcase(s, tc);
