@@ -154,7 +154,7 @@ phase_pristine() {
 	[ "$(json "$WORK/health.json" 'j["status"]')" = ok ] &&
 		ok "GET /api/health (plain HTTP until the TLS issue): $(cat "$WORK/health.json")" ||
 		fail "health: $(cat "$WORK/health.json")"
-	curl -fsS http://127.0.0.1:8080/ | grep -qi '<html' && ok "GET / serves the call page from /usr/share/tincan/html" ||
+	curl -fsS -o "$WORK/index.html" http://127.0.0.1:8080/ && grep -qi '<html' "$WORK/index.html" && ok "GET / serves the call page from /usr/share/tincan/html" ||
 		fail "GET / does not serve the call page"
 	if turnutils_stunclient -p 3478 127.0.0.1 >"$WORK/stun.log" 2>&1 &&
 		grep -q 'UDP reflexive addr: 127.0.0.1:' "$WORK/stun.log"; then
@@ -431,7 +431,7 @@ in_root apt-get install -y -q --reinstall "/tmp/$(basename "$DEB")" >"$WORK/rein
 	fail "apt-get install --reinstall"
 cmp -s "$WORK/edited.conf" "$ROOT/etc/tincan/tincan.conf" &&
 	ok "reinstall keeps the admin's edits of the conffile" || fail "reinstall changed /etc/tincan/tincan.conf"
-sha256sum -c --quiet "$WORK/state.sha256" && ok "reinstall keeps the secrets and the certificate" ||
+sha256sum -c --quiet "$WORK/state.sha256" && ok "reinstall keeps the state folder (secrets) unchanged" ||
 	fail "reinstall changed /var/lib/tincan"
 perms /etc/tincan/tincan.conf "root:tincan 640"
 
