@@ -44,9 +44,18 @@ async function request(method, path, { body, token } = {}) {
 
 const roomPath = (room) => `/api/rooms/${encodeURIComponent(room)}`;
 
-// POST /api/rooms -> 201 {room, url}. An empty password means "no password".
-export function createRoom(password) {
-  return request('POST', '/api/rooms', { body: password ? { password } : {} });
+// GET /api/info -> {version, max_capacity, reconnect_grace, name_max, selftest}.
+export function getInfo() {
+  return request('GET', '/api/info');
+}
+
+// POST /api/rooms -> 201 {room, url, capacity}. An empty password means "no password"; capacity
+// 0/undefined means the server's.
+export function createRoom(password, capacity) {
+  const body = {};
+  if (password) body.password = password;
+  if (capacity) body.capacity = capacity;
+  return request('POST', '/api/rooms', { body });
 }
 
 // GET /api/rooms/<id> -> {room, password: bool, participants, capacity}; 404 if unknown.
@@ -55,8 +64,16 @@ export function getRoom(room) {
 }
 
 // POST /api/rooms/<id>/join -> {token, expires_in, participant}; 401 wrong password, 409 full.
-export function joinRoom(room, password) {
-  return request('POST', `${roomPath(room)}/join`, { body: password ? { password } : {} });
+export function joinRoom(room, password, name) {
+  const body = {};
+  if (password) body.password = password;
+  if (name) body.name = name;
+  return request('POST', `${roomPath(room)}/join`, { body });
+}
+
+// POST /api/selftest -> {iceServers, ttl, ports: {turn, relay}}; 429 when asked too often.
+export function selftest() {
+  return request('POST', '/api/selftest', { body: {} });
 }
 
 // GET /api/ice-servers with the join token -> {iceServers: [RTCIceServer], ttl}.

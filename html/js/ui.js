@@ -1,5 +1,6 @@
-// ui: everything that touches the DOM. Elements are found by their data-testid. No network and no
-// WebRTC here: main.js decides, ui.js shows.
+// ui: the DOM of the screens and of the call stage. Elements are found by their data-testid. No
+// network and no WebRTC here: main.js decides, ui.js shows. Text from other people (names, chat)
+// is only ever set with textContent.
 
 export const $ = (testid) => document.querySelector(`[data-testid="${testid}"]`);
 
@@ -30,65 +31,145 @@ export function setBusy(button, busy) {
 }
 
 // The end-state screen: left the call, link not valid, fatal error.
-export function showMessage(title, detail = '', { rejoin = false } = {}) {
+export function showMessage(title, detail = '', { rejoin = false, rejoinLabel = 'Rejoin' } = {}) {
   setText('message-title', title);
   setText('message-detail', detail);
   $('rejoin').hidden = !rejoin;
+  $('rejoin').textContent = rejoinLabel;
   show('message');
+}
+
+// Fills every <select data-device=KIND> in @root with @devices, selecting @selected[kind].
+export function fillDevices(root, devices, selected = {}) {
+  for (const select of root.querySelectorAll('select[data-device]')) {
+    const kind = select.dataset.device;
+    const list = devices.filter((d) => d.kind === kind);
+    const labels = { videoinput: 'Camera', audioinput: 'Microphone', audiooutput: 'Speaker' };
+    select.replaceChildren(...list.map((d, i) => {
+      const o = document.createElement('option');
+      o.value = d.deviceId;
+      o.textContent = d.label || `${labels[kind]} ${i + 1}`;
+      return o;
+    }));
+    if (!list.length) {
+      const o = document.createElement('option');
+      o.value = '';
+      o.textContent = kind === 'audiooutput' ? 'System default' : `No ${labels[kind].toLowerCase()} found`;
+      select.append(o);
+    }
+    select.disabled = list.length < 1;
+    if (selected[kind] && list.some((d) => d.deviceId === selected[kind])) select.value = selected[kind];
+  }
 }
 
 // --- call screen ---------------------------------------------------------------------------
 
-export function setLocalStream(stream) {
+export function setLocalStream(stream, { mirror = true } = {}) {
   const video = $('local-video');
-  video.srcObject = stream;
-  video.hidden = !stream || stream.getVideoTracks().length === 0;
-  const hasAudio = Boolean(stream?.getAudioTracks().length);
+  if (video.srcObject !== stream) video.srcObject = stream;
   const hasVideo = Boolean(stream?.getVideoTracks().length);
-  $('toggle-mic').disabled = !hasAudio;
-  $('toggle-camera').disabled = !hasVideo;
-  setLocalState({ muted: false, cameraOff: false });
-  if (!hasAudio || !hasVideo) {
-    const what = !hasAudio && !hasVideo ? 'video or sound' : hasAudio ? 'video' : 'sound';
-    setText('local-state', `You are not sending ${what}`);
-  }
+  video.hidden = !hasVideo;
+  video.classList.toggle('mirror', mirror);
 }
 
-// Mirrors the mic/camera toggles in the buttons and, in words, in the status bar (the button
-// colour alone is not enough to tell what state they are in).
-export function setLocalState({ muted, cameraOff }) {
-  setPressed('toggle-mic', muted);
-  setPressed('toggle-camera', cameraOff);
-  $('local-video').classList.toggle('off', cameraOff);
+// Mirrors the mic/camera/screen toggles in the buttons and, in words, in the status bar (the
+// button colour alone is not enough to tell what state they are in).
+export function setLocalState({ micOn, camOn, hasMic, sharing }) {
+  const mic = $('toggle-mic');
+  mic.disabled = !hasMic;
+  setPressed('toggle-mic', !micOn);
+  mic.setAttribute('aria-label', micOn ? 'Mute microphone' : 'Unmute microphone');
+  mic.querySelector('.label').textContent = micOn ? 'Mute' : 'Unmute';
+  const cam = $('toggle-camera');
+  setPressed('toggle-camera', !camOn);
+  cam.setAttribute('aria-label', camOn ? 'Turn camera off' : 'Turn camera on');
+  cam.querySelector('.label').textContent = camOn ? 'Cam off' : 'Cam on';
+  const screen = $('toggle-screen');
+  setPressed('toggle-screen', sharing);
+  screen.setAttribute('aria-label', sharing ? 'Stop sharing your screen' : 'Share your screen');
+  screen.querySelector('.label').textContent = sharing ? 'Stop' : 'Share';
+  $('local-video').classList.toggle('off', !camOn && !sharing);
   const notes = [];
-  if (muted) notes.push('Your microphone is muted');
-  if (cameraOff) notes.push('your camera is off');
+  if (!hasMic) notes.push('You are not sending sound');
+  else if (!micOn) notes.push('Your microphone is muted');
+  if (sharing) notes.push('you are sharing your screen');
+  else if (!camOn) notes.push('your camera is off');
   const text = notes.join(', ');
   setText('local-state', text && text[0].toUpperCase() + text.slice(1));
 }
 
-// Shows @stream in peer @id's tile, creating the tile on first use.
-export function addRemote(id, stream) {
-  let video = document.querySelector(`video[data-peer="${CSS.escape(id)}"]`);
-  if (!video) {
-    video = document.createElement('video');
-    video.dataset.peer = id;
-    video.dataset.testid = 'remote-video';
-    video.autoplay = true;
-    video.playsInline = true;
-    video.setAttribute('aria-label', 'The other person');
-    $('remotes').append(video);
+// The tile of peer @id (a <figure> with the video and a name caption), created on first use.
+function tile(id) {
+  let fig = document.querySelector(`figure[data-peer="${CSS.escape(id)}"]`);
+  if (fig) return fig;
+  fig = document.createElement('figure');
+  fig.className = 'tile';
+  fig.dataset.peer = id;
+  const video = document.createElement('video');
+  video.dataset.testid = 'remote-video';
+  video.autoplay = true;
+  video.playsInline = true;
+  const avatar = document.createElement('div');
+  avatar.className = 'avatar';
+  avatar.setAttribute('aria-hidden', 'true');
+  const cap = document.createElement('figcaption');
+  cap.dataset.testid = 'peer-name';
+  const badges = document.createElement('span');
+  badges.className = 'badges';
+  cap.append(document.createElement('span'), badges);
+  fig.append(video, avatar, cap);
+  $('remotes').append(fig);
+  return fig;
+}
+
+// Shows @stream in peer @id's tile. @info: {name, mic, cam, sharing} as far as known.
+export function updateRemote(id, stream, info = {}) {
+  const fig = tile(id);
+  const video = fig.querySelector('video');
+  if (stream && video.srcObject !== stream) {
+    video.srcObject = stream;
+    if (sinkId && video.setSinkId) video.setSinkId(sinkId).catch(() => {});
+    play(video);
   }
-  if (video.srcObject !== stream) video.srcObject = stream;
-  play(video);
+  const name = info.name || 'Guest';
+  video.setAttribute('aria-label', `Video of ${name}`);
+  fig.querySelector('figcaption > span').textContent = name;
+  fig.querySelector('.avatar').textContent = initials(name);
+  const vt = stream?.getVideoTracks()[0];
+  const noVideo = !vt || vt.muted || info.cam === false;
+  fig.classList.toggle('no-video', noVideo && !info.sharing);
+  fig.classList.toggle('sharing', Boolean(info.sharing));
+  const badges = [];
+  if (info.mic === false) badges.push('muted');
+  if (info.sharing) badges.push('sharing screen');
+  fig.querySelector('.badges').textContent = badges.length ? ` · ${badges.join(', ')}` : '';
+  $('remotes').dataset.count = String(document.querySelectorAll('figure.tile').length);
+}
+
+function initials(name) {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  const s = parts.slice(0, 2).map((p) => [...p][0]).join('');
+  return s.toUpperCase() || '?';
 }
 
 export function removeRemote(id) {
-  document.querySelector(`video[data-peer="${CSS.escape(id)}"]`)?.remove();
+  document.querySelector(`figure[data-peer="${CSS.escape(id)}"]`)?.remove();
+  $('remotes').dataset.count = String(document.querySelectorAll('figure.tile').length);
 }
 
 export function clearRemotes() {
   $('remotes').replaceChildren();
+  $('remotes').dataset.count = '0';
+}
+
+let sinkId = '';
+
+// Plays every remote video (and so its sound) on speaker @id where the browser allows choosing.
+export async function setSpeaker(id) {
+  sinkId = id;
+  for (const v of document.querySelectorAll('video[data-testid="remote-video"]')) {
+    if (v.setSinkId) await v.setSinkId(id).catch((err) => console.warn('tincan: setSinkId', err));
+  }
 }
 
 // Autoplay with sound can be refused (no user gesture yet, e.g. after a reload). Then play muted
@@ -109,42 +190,60 @@ export function enableSound() {
   $('enable-sound').hidden = true;
 }
 
-// Renders the call status from @view = {signaling: 'connecting'|'open'|'closed',
-// peers: [{id, state, route}], peerLeft: bool}. Returns the state name shown (also set as
-// data-state on the status element): waiting, connecting, connected, disconnected, failed.
+// A floating emoji over the stage for a moment.
+export function showReaction(emoji, who) {
+  const el = document.createElement('span');
+  el.className = 'reaction';
+  el.textContent = emoji;
+  el.title = who;
+  el.style.setProperty('--x', `${10 + Math.random() * 70}%`);
+  $('reactions').append(el);
+  setTimeout(() => el.remove(), 2500);
+}
+
+// Renders the call status from @view = {signaling: 'connecting'|'open'|'reconnecting'|'closed',
+// peers: [{id, state, route, name}], peerLeft: name or '', capacity, online}. Returns the state
+// name shown (also set as data-state on the status element): waiting, connecting, connected,
+// reconnecting, failed.
 export function renderCallState(view) {
-  const [state, text] = describe(view);
+  const [state, text, stageText] = describe(view);
   const el = $('connection-state');
   el.dataset.state = state;
   el.textContent = text;
-
   const stage = $('call-message');
-  const alone = view.signaling === 'open' && view.peers.length === 0;
-  stage.hidden = !alone && state === 'connected';
-  if (!alone) stage.textContent = text;
-  else if (view.peerLeft) stage.textContent = 'The other person left. Waiting for someone to join…';
-  else stage.textContent = 'Waiting for the other person…';
+  stage.hidden = !stageText;
+  stage.textContent = stageText ?? '';
   return state;
 }
 
-function describe({ signaling, peers, peerLeft }) {
-  if (signaling === 'connecting') return ['connecting', 'Connecting to the call server…'];
-  if (signaling !== 'open') return ['disconnected', 'Lost the connection to the call server'];
+function describe({ signaling, peers, peerLeft, online }) {
+  if (!online) {
+    return ['reconnecting', 'You are offline. Reconnecting…',
+      'Your device lost its network connection. The call comes back when it does.'];
+  }
+  if (signaling === 'connecting') return ['connecting', 'Connecting to the call server…', 'Connecting…'];
+  if (signaling === 'reconnecting') {
+    return ['reconnecting', 'Reconnecting…', 'Lost the connection to the call server. Reconnecting…'];
+  }
+  if (signaling !== 'open') return ['failed', 'Disconnected from the call server', null];
   if (peers.length === 0) {
-    return ['waiting', peerLeft ? 'The other person left' : 'Waiting for the other person…'];
+    return ['waiting', peerLeft ? `${peerLeft} left the call` : 'Waiting for others to join…',
+      peerLeft ? `${peerLeft} left. You are alone in the call; waiting for someone to join…`
+        : 'You are the only one here. Send the link to the people you call.'];
   }
   // Several peers: report the first one that is not connected, else the first one.
   const peer = peers.find((p) => p.state !== 'connected') ?? peers[0];
+  const who = peer.name || 'the other person';
   switch (peer.state) {
     case 'connected':
-      return ['connected', peer.route ? `Connected (${peer.route})` : 'Connected'];
+      return ['connected', peer.route ? `Connected (${peer.route})` : 'Connected', null];
     case 'disconnected':
-      return ['disconnected', 'Disconnected, trying to reconnect…'];
     case 'failed':
-      return ['failed', 'Connection failed'];
+      return ['reconnecting', `Reconnecting to ${who}…`,
+        peers.length === 1 ? `The connection to ${who} dropped. Reconnecting…` : null];
     case 'closed':
-      return ['disconnected', 'Disconnected'];
+      return ['failed', 'Disconnected', null];
     default: // new, connecting, checking
-      return ['connecting', 'Connecting…'];
+      return ['connecting', `Connecting to ${who}…`, peers.length === 1 ? `Connecting to ${who}…` : null];
   }
 }
