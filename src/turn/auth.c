@@ -147,6 +147,8 @@ int turn_auth_key(struct turn_worker *w, uint16_t alg, const uint8_t *user, size
 		return -ETIME;
 	if (err)
 		return -ENOENT;
+	if (turn_revoked(w, name, now))
+		return -EKEYREVOKED;
 	if (cred_rest_password(&cfg->turn.secret, name, password))
 		return -ENOENT;
 	keylen = stun_ltc_key_alg(alg, name, ulen, realm, strlen(realm), password, strlen(password),
@@ -182,6 +184,37 @@ int turn_auth_userhash(struct turn_server *srv, const uint8_t *hash, size_t len,
 		}
 	}
 	return -ENOENT;
+}
+
+/* The expiry of a REST username "<expiry>:<id>", and where its id starts. The caller has checked
+ * it with cred_rest_check(). */
+static time_t rest_split(const char *name, const char **id)
+{
+	long long expiry = 0;
+	const char *p = name;
+
+	for (; *p >= '0' && *p <= '9'; p++)
+		expiry = expiry * 10 + (*p - '0');
+	*id = p + 1;
+	return (time_t)expiry;
+}
+
+bool turn_revoked(struct turn_worker *w, const char *name, time_t now)
+{
+	struct turn_revoked *r;
+	const char *id;
+	time_t expiry = rest_split(name, &id);
+
+	HASH_FIND_STR(w->revoked, id, r);
+	if (!r)
+		return false;
+	if (r->before < now) { /* every credential it covered has expired */
+		HASH_DEL(w->revoked, r);
+		w->n_revoked--;
+		free(r);
+		return false;
+	}
+	return expiry <= r->before;
 }
 
 int turn_auth_init(struct turn_server *srv)

@@ -39,6 +39,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "core/cred.h"
 #include "core/log.h"
 #include "turn/turn_priv.h"
 
@@ -343,13 +344,142 @@ static int self_collect(struct turn_server *srv)
 
 /* ---- workers ---- */
 
-/* Housekeeping, every TURN_TICK seconds: worker 0 frees reservations past their 30 s. */
+/* ---- revocation (turn_server_revoke) ---- */
+
+/* True if REST username @user is @id's and expires at or before @before. */
+static bool user_is(const char *user, const char *id, time_t before)
+{
+	const char *colon = strchr(user, ':');
+	long long expiry;
+
+	if (!colon || cred_rest_check(user, 0) == -EINVAL || strcmp(colon + 1, id) != 0)
+		return false;
+	expiry = strtoll(user, NULL, 10);
+	return expiry <= (long long)before;
+}
+
+/* Applies one revocation on its worker: remember the participant, delete its allocations. */
+static void revoke_apply(struct turn_worker *w, const struct turn_revoke_msg *msg)
+{
+	struct turn_alloc *al, *tmp;
+	struct turn_revoked *r;
+	unsigned deleted = 0;
+
+	HASH_FIND_STR(w->revoked, msg->id, r);
+	if (!r && w->n_revoked < TURN_REVOKED_MAX) {
+		r = calloc(1, sizeof(*r));
+		if (r) {
+			snprintf(r->id, sizeof(r->id), "%s", msg->id);
+			HASH_ADD_STR(w->revoked, id, r);
+			w->n_revoked++;
+		}
+	}
+	if (r && r->before < msg->before)
+		r->before = msg->before;
+	if (!r)
+		log_warn("turn: cannot remember revoked participant %s (%zu revoked): its credentials "
+			 "keep working until they expire", msg->id, w->n_revoked);
+
+	HASH_ITER(hh, w->allocs, al, tmp) {
+		if (user_is(al->user, msg->id, msg->before)) {
+			turn_alloc_destroy(al);
+			deleted++;
+		}
+	}
+	log_info("turn: participant %s revoked: %u allocation(s) deleted on worker %u", msg->id,
+		 deleted, w->idx);
+}
+
+/* revoke_ev: takes the queued revocations and applies them. */
+static void on_revoke(evutil_socket_t fd, short what, void *arg)
+{
+	struct turn_worker *w = arg;
+	struct turn_revoke_msg *q, *next;
+
+	pthread_mutex_lock(&w->revoke_lock);
+	q = w->revoke_q;
+	w->revoke_q = NULL;
+	pthread_mutex_unlock(&w->revoke_lock);
+	for (; q; q = next) {
+		next = q->next;
+		revoke_apply(w, q);
+		free(q);
+	}
+}
+
+/* Drops the revoked participants whose credentials have all expired. */
+static void revoked_purge(struct turn_worker *w)
+{
+	struct turn_revoked *r, *tmp;
+	time_t now = time(NULL);
+
+	HASH_ITER(hh, w->revoked, r, tmp) {
+		if (r->before < now) {
+			HASH_DEL(w->revoked, r);
+			w->n_revoked--;
+			free(r);
+		}
+	}
+}
+
+int turn_server_revoke(struct turn_server *srv, const char *participant_id)
+{
+	struct turn_revoke_msg **msgs;
+	time_t before;
+	size_t len;
+
+	if (!srv || !participant_id)
+		return -EINVAL;
+	/* The rules cred_rest_mint() mints by, and room for "<expiry>:" in front. */
+	len = strlen(participant_id);
+	if (len == 0 || len > CRED_USERNAME_MAX - 12 || strchr(participant_id, ':'))
+		return -EINVAL;
+	for (const char *p = participant_id; *p; p++)
+		if (*p <= ' ' || *p > '~')
+			return -EINVAL;
+	/* Minted before now, a credential expires at the latest now + credential_lifetime. */
+	before = time(NULL) + (time_t)srv->cfg->turn.credential_lifetime;
+
+	/* All messages first, so that on -ENOMEM no worker was told. */
+	msgs = calloc(srv->n_workers, sizeof(*msgs));
+	if (!msgs)
+		return -ENOMEM;
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		msgs[i] = calloc(1, sizeof(**msgs));
+		if (!msgs[i]) {
+			for (unsigned k = 0; k < i; k++)
+				free(msgs[k]);
+			free(msgs);
+			return -ENOMEM;
+		}
+		msgs[i]->before = before;
+		memcpy(msgs[i]->id, participant_id, len + 1);
+	}
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		struct turn_worker *w = srv->workers[i];
+		struct turn_revoke_msg **tail;
+
+		pthread_mutex_lock(&w->revoke_lock);
+		for (tail = &w->revoke_q; *tail; tail = &(*tail)->next)
+			;
+		*tail = msgs[i];
+		pthread_mutex_unlock(&w->revoke_lock);
+		event_active(w->revoke_ev, EV_READ, 0);
+	}
+	free(msgs);
+	return 0;
+}
+
+/* Housekeeping, every TURN_TICK seconds: worker 0 frees reservations past their 30 s; every
+ * minute each worker forgets the revoked participants whose credentials have all expired. */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct turn_worker *w = arg;
 
 	if (w->idx == 0)
 		turn_resv_sweep(w->srv, false);
+	if (++w->ticks % 60 == 0)
+		revoked_purge(w);
 }
 
 static void on_stop(evutil_socket_t fd, short what, void *arg)
@@ -420,6 +550,21 @@ static void worker_free(struct turn_worker *w)
 		event_free(w->stop);
 	if (w->tick)
 		event_free(w->tick);
+	if (w->revoke_ev)
+		event_free(w->revoke_ev);
+	while (w->revoke_q) {
+		struct turn_revoke_msg *next = w->revoke_q->next;
+		free(w->revoke_q);
+		w->revoke_q = next;
+	}
+	{
+		struct turn_revoked *r, *rtmp;
+		HASH_ITER(hh, w->revoked, r, rtmp) {
+			HASH_DEL(w->revoked, r);
+			free(r);
+		}
+	}
+	pthread_mutex_destroy(&w->revoke_lock);
 	if (w->base)
 		event_base_free(w->base);
 	for (int f = 0; f < TURN_FAMILIES; f++)
@@ -443,6 +588,7 @@ static int worker_create(struct turn_worker **out, struct turn_server *srv, unsi
 	w->idx = idx;
 	for (size_t i = 0; i < CONFIG_LISTEN_MAX; i++)
 		w->lis[i].fd = -1;
+	pthread_mutex_init(&w->revoke_lock, NULL);
 
 	if (RAND_bytes((unsigned char *)&seed, sizeof(seed)) != 1 ||
 	    RAND_bytes((unsigned char *)&w->limit_seed, sizeof(w->limit_seed)) != 1) {
@@ -482,7 +628,9 @@ static int worker_create(struct turn_worker **out, struct turn_server *srv, unsi
 	}
 	w->stop = event_new(w->base, -1, 0, on_stop, w);
 	w->tick = event_new(w->base, -1, EV_PERSIST, on_tick, w);
-	if (!w->stop || !w->tick || event_add(w->tick, &(struct timeval){ .tv_sec = TURN_TICK }) < 0)
+	w->revoke_ev = event_new(w->base, -1, 0, on_revoke, w);
+	if (!w->stop || !w->tick || !w->revoke_ev ||
+	    event_add(w->tick, &(struct timeval){ .tv_sec = TURN_TICK }) < 0)
 		err = -ENOMEM;
 
 out:

@@ -12,6 +12,9 @@
 
 #include "core/config.h"
 
+/* Participants whose credentials one worker refuses at once, at most (turn_server_revoke). */
+#define TURN_REVOKED_MAX 100000
+
 struct turn_server;
 
 /* A snapshot of the relay's counters (monotonic totals unless marked "now"). */
@@ -48,5 +51,23 @@ void turn_server_stop(struct turn_server *srv);
 
 /* Copies the counters. Callable from any thread while the server runs. */
 void turn_server_counters(const struct turn_server *srv, struct turn_counters *out);
+
+/*
+ * Revokes the TURN credentials of room participant @participant_id (the id in the TURN REST
+ * usernames "<expiry>:<participant_id>" minted for them, core/cred.h), for when they leave the
+ * room, are kicked, or the room is deleted. Callable from any thread while the server runs (the
+ * control thread): it queues the id to every worker and wakes them (event_active); each worker
+ * then, within milliseconds,
+ *   - deletes the participant's allocations (their relay sockets, permissions and channels), and
+ *   - refuses (401, as for an expired credential) every credential of the participant minted
+ *     before this call, i.e. with an expiry up to now + turn.credential_lifetime, until they
+ *     have all expired; one minted afterwards, for a participant who comes back, works.
+ * Memory is bounded: a worker keeps one small entry per revoked participant, dropped when its
+ * credentials have expired, and at most TURN_REVOKED_MAX of them (beyond that, allocations are
+ * still deleted but the credentials are no longer refused early; logged).
+ * Returns 0; -EINVAL if @participant_id cannot be a participant id (empty, too long, ':' or
+ * non-printable characters: cred_rest_mint's rules); -ENOMEM. On error no worker was told.
+ */
+int turn_server_revoke(struct turn_server *srv, const char *participant_id);
 
 #endif

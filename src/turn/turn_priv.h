@@ -127,6 +127,20 @@ struct turn_ports {
 struct turn_alloc;
 struct turn_worker;
 
+/* A revocation on its way from turn_server_revoke to a worker (one per worker). */
+struct turn_revoke_msg {
+	struct turn_revoke_msg *next;
+	time_t before;                   /* refuse REST credentials expiring up to this (realtime s) */
+	char id[CRED_USERNAME_MAX];
+};
+
+/* A participant a worker refuses: REST credentials of @id that expire at or before @before. */
+struct turn_revoked {
+	char id[CRED_USERNAME_MAX];
+	time_t before;                   /* CLOCK_REALTIME seconds; the entry goes after it */
+	UT_hash_handle hh;
+};
+
 /* One listening socket of a worker (SO_REUSEPORT if workers > 1): the server side of the
  * 5-tuples of the clients that talk to it. */
 struct turn_listener {
@@ -150,6 +164,14 @@ struct turn_worker {
 	struct turn_alloc *allocs;       /* uthash on the 5-tuple (see alloc.c) */
 	struct turn_ports ports[TURN_FAMILIES]; /* relay ports, per relay address */
 	struct event *tick;              /* housekeeping every TURN_TICK s */
+	unsigned ticks;
+	/* Revocations: turn_server_revoke (any thread) appends under the lock and activates
+	 * revoke_ev; the worker takes the list and applies it (server.c). */
+	pthread_mutex_t revoke_lock;
+	struct turn_revoke_msg *revoke_q;
+	struct event *revoke_ev;
+	struct turn_revoked *revoked;    /* uthash on the participant id; this worker's only */
+	size_t n_revoked;
 	uint32_t tid_rng;                /* LCG for Data indication transaction ids */
 	uint64_t limit_seed;             /* random key of the limiter's cell hash */
 	uint64_t limit[TURN_LIMIT_CELLS]; /* GCRA theoretical arrival times, CLOCK_MONOTONIC us */
@@ -366,7 +388,8 @@ int turn_nonce_check(struct turn_server *srv, const struct sockaddr_storage *cli
  * NUL-terminated) in the configured realm: a static user's configured password, else a TURN REST
  * username "<expiry>:<id>" with its HMAC password (core/cred.h). Copies the NUL-terminated name
  * into @name. Returns the key length (16 or 32 bytes); -ENOENT for an unknown or malformed
- * username; -ETIME for an expired REST username; -EINVAL for an unknown @alg.
+ * username; -ETIME for an expired REST username; -EKEYREVOKED for the credential of a revoked
+ * participant (turn_server_revoke); -EINVAL for an unknown @alg.
  */
 int turn_auth_key(struct turn_worker *w, uint16_t alg, const uint8_t *user, size_t ulen,
 		  char name[CRED_USERNAME_MAX], uint8_t key[STUN_KEY_MAX]);
@@ -379,6 +402,11 @@ int turn_auth_key(struct turn_worker *w, uint16_t alg, const uint8_t *user, size
  */
 int turn_auth_userhash(struct turn_server *srv, const uint8_t *hash, size_t len,
 		       const char *alloc_user, char name[CRED_USERNAME_MAX]);
+
+/* True if REST username @name (already checked well formed and unexpired at @now) belongs to a
+ * participant whose credentials worker @w refuses (turn_server_revoke). Drops the entry if its
+ * time is over. */
+bool turn_revoked(struct turn_worker *w, const char *name, time_t now);
 
 /* Precomputes the static users' USERHASHes into srv->userhash. Returns 0, or -ENOMEM. */
 int turn_auth_init(struct turn_server *srv);

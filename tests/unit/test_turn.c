@@ -1,6 +1,6 @@
 /*
  * Unit tests for src/turn/: a real turn_server on loopback (TURN 127.0.0.1:25000, relay ports
- * 25100-25199; other configs on 25001-25009) driven by the small client in turnclient.[ch], with
+ * 25100-25199; other configs on 25001-25010) driven by the small client in turnclient.[ch], with
  * plain UDP sockets as peers. Each test says in its first comment which behaviour it pins.
  */
 #include <check.h>
@@ -37,6 +37,7 @@ static uint16_t port_base = 25000;
 #define PORT_V6 (port_base + 7)
 #define PORT_QUOTA (port_base + 8)
 #define PORT_BW (port_base + 9)
+#define PORT_REVOKE (port_base + 10)
 #define RELAY_MIN (port_base + 100)
 #define RELAY_MAX (port_base + 199)
 #define QUIET_MS 200 /* how long "nothing arrives" is waited for */
@@ -1621,6 +1622,84 @@ START_TEST(test_bandwidth_cap)
 }
 END_TEST
 
+/* ---- Room-bound credentials: revocation ---- */
+
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+START_TEST(test_revoke)
+{
+	/* turn_server_revoke(participant), as the control thread calls it when a participant leaves
+	 * the room, on a 2-worker server: within 1 s every allocation of the participant, on both
+	 * workers and under both of its credentials, is deleted, and those of another participant
+	 * stay. Then the same credential gets 401 on a new Allocate (the answer to an expired or
+	 * unknown credential too: revocation makes the credential invalid, RFC 8489 §9.2.4, rather
+	 * than the request forbidden; it also tells a prober nothing about which), counted in
+	 * auth_failures, and so does the old 5-tuple's Refresh. A credential minted after the
+	 * revocation (the participant came back) works. Bad ids are -EINVAL. */
+	char u1[CRED_USERNAME_MAX], p1[CRED_PASSWORD_MAX], u1b[CRED_USERNAME_MAX],
+	     p1b[CRED_PASSWORD_MAX], u2[CRED_USERNAME_MAX], p2[CRED_PASSWORD_MAX];
+	struct config cf;
+	struct turn_server *s;
+	struct turn_counters k;
+	struct tc c[8], again;
+	double t0, elapsed;
+	time_t now = time(NULL);
+
+	config_make(&cf, PORT_REVOKE, RELAY_MIN, RELAY_MAX, false, 2);
+	cf.turn.credential_lifetime = 600;
+	ck_assert_int_eq(turn_server_start(&s, &cf), 0);
+	ck_assert_int_eq(cred_rest_mint(&cf.turn.secret, "leaver", now - 5, 600, u1, p1), 0);
+	ck_assert_int_eq(cred_rest_mint(&cf.turn.secret, "leaver", now, 600, u1b, p1b), 0);
+	ck_assert_int_eq(cred_rest_mint(&cf.turn.secret, "stayer", now, 600, u2, p2), 0);
+	for (int i = 0; i < 8; i++) {
+		const char *u = i < 6 ? (i % 2 ? u1b : u1) : u2, *pw = i < 6 ? (i % 2 ? p1b : p1) : p2;
+		ck_assert_int_eq(tc_open(&c[i], PORT_REVOKE, u, pw), 0);
+		ck_assert_int_eq(tc_allocate(&c[i], NULL), 0);
+	}
+	turn_server_counters(s, &k);
+	ck_assert_uint_eq(k.allocations_now, 8);
+
+	ck_assert_int_eq(turn_server_revoke(s, ""), -EINVAL);
+	ck_assert_int_eq(turn_server_revoke(s, "a:b"), -EINVAL);
+	ck_assert_int_eq(turn_server_revoke(s, "sp ace"), -EINVAL);
+	t0 = mono_ms();
+	ck_assert_int_eq(turn_server_revoke(s, "leaver"), 0);
+	do {
+		turn_server_counters(s, &k);
+		elapsed = mono_ms() - t0;
+	} while (k.allocations_now > 2 && elapsed < 1000);
+	ck_assert_msg(k.allocations_now == 2, "%llu allocations left after %.0f ms",
+		      (unsigned long long)k.allocations_now, elapsed);
+	ck_assert_msg(elapsed < 1000, "revocation took %.0f ms", elapsed);
+	fprintf(stderr, "test_revoke: 6 allocations deleted %.1f ms after turn_server_revoke\n",
+		elapsed);
+
+	ck_assert_int_eq(tc_open(&again, PORT_REVOKE, u1, p1), 0);
+	ck_assert_int_eq(tc_allocate(&again, NULL), 401);
+	ck_assert_int_lt(again.resp.mi, 0);
+	tc_close(&again);
+	ck_assert_int_eq(tc_request(&c[0], TURN_METHOD_REFRESH, NULL, NULL), 401);
+	turn_server_counters(s, &k);
+	ck_assert_uint_eq(k.auth_failures, 2);
+	ck_assert_int_eq(tc_request(&c[6], TURN_METHOD_REFRESH, NULL, NULL), 0);
+
+	sleep(1); /* a credential minted now expires after every revoked one */
+	ck_assert_int_eq(cred_rest_mint(&cf.turn.secret, "leaver", time(NULL), 600, u1, p1), 0);
+	ck_assert_int_eq(tc_open(&again, PORT_REVOKE, u1, p1), 0);
+	ck_assert_int_eq(tc_allocate(&again, NULL), 0);
+	tc_close(&again);
+	for (int i = 0; i < 8; i++)
+		tc_close(&c[i]);
+	turn_server_stop(s);
+}
+END_TEST
+
 /* ---- Bad input ---- */
 
 START_TEST(test_garbage)
@@ -1763,6 +1842,7 @@ int main(void)
 	tcase_add_test(tc, test_user_quota);
 	tcase_add_test(tc, test_max_allocations);
 	tcase_add_test(tc, test_bandwidth_cap);
+	tcase_add_test(tc, test_revoke);
 	tcase_add_test(tc, test_garbage);
 	tcase_add_test(tc, test_not_stun);
 	suite_add_tcase(s, tc);
