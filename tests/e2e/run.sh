@@ -44,7 +44,7 @@ trap finish EXIT
 
 start_tincand "$conf" || exit 1
 passed=0 failed=0 failed_names=
-for s in call features reconnect selftest screens; do
+for s in call features reconnect selftest screens firefox; do
 	echo "=== $s"
 	if node "$stage/e2e/$s.mjs" http://127.0.0.1:22001; then
 		passed=$((passed + 1))
