@@ -201,6 +201,17 @@ void turn_relay_from_peer(int fd, short what, void *arg)
 	}
 }
 
+void turn_datagram_handle(struct turn_listener *lis, const struct sockaddr_storage *from,
+			  const uint8_t *buf, size_t len)
+{
+	if (len > 0 && buf[0] <= 0x3F)
+		turn_request_handle(lis, from, buf, len);
+	else if (len > 0 && buf[0] <= 0x7F)
+		relay_channeldata(lis, from, buf, len);
+	else
+		TURN_CTR_ADD(lis->w->srv, malformed, 1);
+}
+
 /* Reads every pending datagram of a listening socket (up to READ_BUDGET) and demultiplexes. */
 static void on_client_readable(evutil_socket_t fd, short what, void *arg)
 {
@@ -218,12 +229,7 @@ static void on_client_readable(evutil_socket_t fd, short what, void *arg)
 				continue;
 			return;
 		}
-		if (n > 0 && w->rbuf[0] <= 0x3F)
-			turn_request_handle(lis, &from, w->rbuf, (size_t)n);
-		else if (n > 0 && w->rbuf[0] <= 0x7F)
-			relay_channeldata(lis, &from, w->rbuf, (size_t)n);
-		else
-			TURN_CTR_ADD(w->srv, malformed, 1);
+		turn_datagram_handle(lis, &from, w->rbuf, (size_t)n);
 	}
 }
 
@@ -644,7 +650,8 @@ out:
 
 /* ---- public ---- */
 
-int turn_server_start(struct turn_server **out, const struct config *cfg)
+/* Builds the server: sockets bound, workers set up; with @threads, their threads started. */
+static int server_open(struct turn_server **out, const struct config *cfg, bool threads)
 {
 	struct turn_server *srv = NULL;
 	struct sockaddr_storage listen[CONFIG_LISTEN_MAX];
@@ -715,7 +722,7 @@ int turn_server_start(struct turn_server **out, const struct config *cfg)
 		for (size_t l = 0; l < n_listen; l++)
 			addr_set_port(&listen[l], addr_port(&srv->workers[i]->lis[l].local));
 	}
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; threads && i < n; i++) {
 		struct turn_worker *w = srv->workers[i];
 		err = -pthread_create(&w->thread, NULL, worker_main, w);
 		if (err)
@@ -738,6 +745,16 @@ out:
 		 cfg->turn.relay_port_min, cfg->turn.relay_port_max);
 	*out = srv;
 	return 0;
+}
+
+int turn_server_start(struct turn_server **out, const struct config *cfg)
+{
+	return server_open(out, cfg, true);
+}
+
+int turn_server_open_idle(struct turn_server **out, const struct config *cfg)
+{
+	return server_open(out, cfg, false);
 }
 
 void turn_server_stop(struct turn_server *srv)

@@ -428,6 +428,17 @@ void turn_request_handle(struct turn_listener *lis, const struct sockaddr_storag
 
 /* ---- server.c ---- */
 
+/* Demultiplexes one datagram from @from on listener @lis (RFC 7983 first byte): STUN to
+ * turn_request_handle, ChannelData to the client -> peer relay, anything else counted and dropped.
+ * What a listener's read callback does with each datagram. */
+void turn_datagram_handle(struct turn_listener *lis, const struct sockaddr_storage *from,
+			  const uint8_t *buf, size_t len);
+
+/* For the request-handler fuzzer (tests/fuzz/fuzz_turn.c): turn_server_start without the worker
+ * threads. The caller then owns the workers: it feeds datagrams to turn_datagram_handle on its
+ * own thread (the event loops never run, so no timer fires) and frees with turn_server_stop. */
+int turn_server_open_idle(struct turn_server **out, const struct config *cfg);
+
 /* Sends @len bytes of @buf to @to on listening socket @lis; errors are dropped (UDP). */
 void turn_send_client(struct turn_listener *lis, const struct sockaddr_storage *to,
 		      const uint8_t *buf, size_t len);

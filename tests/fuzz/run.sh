@@ -3,19 +3,22 @@
 # straight from the sources, no configure needed, and runs each for SECONDS (default 60) from its
 # seed corpus tests/fuzz/corpus/TARGET/. TARGET is one of:
 #   stun  the STUN/TURN codec (src/turn/stun.c)                    tests/fuzz/fuzz_stun.c
+#   turn  the TURN request handler and ChannelData relay, fed datagrams without sockets
+#         (src/turn/, seeds shared with stun)                      tests/fuzz/fuzz_turn.c
 #   mux   the shared port's first-bytes classifier (src/mux/)     tests/fuzz/fuzz_mux.c
 #   all   every target in turn (the default), SECONDS each
 # Prints one line per target with its executions and exit status; exits non-zero if any target
 # crashed, hit a sanitizer report or a broken FUZZ_CHECK invariant, or failed to build.
 #
-# Needs clang with libFuzzer (Debian: clang and libclang-rt-14-dev) and libssl-dev.
+# Needs clang with libFuzzer (Debian: clang and libclang-rt-14-dev), libssl-dev, libevent-dev and
+# uthash-dev.
 # Environment: CC (default clang), FUZZ_OUT (work dir, default $TMPDIR/tincan-fuzz; the binaries,
 # the grown corpora and any reproducer go there, never into the source tree).
 # A reproducer replays with: "$FUZZ_OUT/fuzz_TARGET" "$FUZZ_OUT/fuzz_TARGET-crash-<hash>".
 set -eu
 
 usage() {
-	echo "usage: $0 [SECONDS] [stun|mux|all]" >&2
+	echo "usage: $0 [SECONDS] [stun|turn|mux|all]" >&2
 	exit 2
 }
 
@@ -25,8 +28,8 @@ case $secs in
 esac
 which=${2:-all}
 case $which in
-stun | mux) targets=$which ;;
-all) targets="stun mux" ;;
+stun | turn | mux) targets=$which ;;
+all) targets="stun turn mux" ;;
 *) usage ;;
 esac
 
@@ -35,25 +38,42 @@ out=${FUZZ_OUT:-${TMPDIR:-/tmp}/tincan-fuzz}
 cc=${CC:-clang}
 mkdir -p "$out"
 crypto=$(pkg-config --cflags --libs libcrypto 2>/dev/null || echo -lcrypto)
+event=$(pkg-config --cflags --libs libevent_core libevent_pthreads 2>/dev/null ||
+	echo -levent_core -levent_pthreads)
 
-# The sources, extra libraries and largest input of each target.
+# The sources (and flags: src/ is built with -Wno-unused-parameter, as configure does for libevent
+# callbacks), extra libraries and largest input of each target.
 sources() {
 	case $1 in
 	stun) echo "$top/tests/fuzz/fuzz_stun.c $top/src/turn/stun.c" ;;
+	turn) echo "-DPACKAGE_VERSION=\"fuzz\" -pthread -Wno-unused-parameter" \
+		"$top/tests/fuzz/fuzz_turn.c" \
+		"$top/src/turn/stun.c $top/src/turn/server.c $top/src/turn/request.c" \
+		"$top/src/turn/auth.c $top/src/turn/alloc.c $top/src/core/addr.c" \
+		"$top/src/core/cred.c $top/src/core/log.c" ;;
 	mux) echo "$top/tests/fuzz/fuzz_mux.c $top/src/mux/classify.c" ;;
 	esac
 }
 libs() {
 	case $1 in
 	stun) echo "$crypto" ;;
+	turn) echo "$crypto $event" ;;
 	mux) echo "" ;;
 	esac
 }
 # mux: a little over MUX_PEEK_MAX (16 KiB), so the size limit itself is fuzzed.
 max_len() {
 	case $1 in
-	stun) echo 4096 ;;
+	stun | turn) echo 4096 ;;
 	mux) echo 17408 ;;
+	esac
+}
+
+# The seed folder under tests/fuzz/corpus/: turn starts from the STUN messages.
+seeds() {
+	case $1 in
+	turn) echo stun ;;
+	*) echo "$1" ;;
 	esac
 }
 
@@ -75,7 +95,7 @@ for t in $targets; do
 	mkdir -p "$out/corpus-$t"
 	rc=0
 	"$bin" -max_total_time="$secs" -timeout=10 -max_len="$(max_len "$t")" -print_final_stats=1 \
-		-artifact_prefix="$out/fuzz_$t-" "$out/corpus-$t" "$top/tests/fuzz/corpus/$t" \
+		-artifact_prefix="$out/fuzz_$t-" "$out/corpus-$t" "$top/tests/fuzz/corpus/$(seeds "$t")" \
 		>"$log" 2>&1 || rc=$?
 
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
