@@ -2,7 +2,7 @@
 // by puppeteer-core over WebDriver BiDi, no geckodriver; fake camera and microphone come from
 // Firefox preferences. Checks: Firefox joins from the link, both sides connect relayed and decode
 // video, and Firefox's stats (no "transport" stats, `selected` pairs, RTT on remote-inbound-rtp)
-// still give the route and a round trip. Prints a note and passes if firefox-esr is missing.
+// still give the route and a round trip. Fails if firefox-esr is missing.
 import { existsSync } from 'node:fs';
 import puppeteer from 'puppeteer-core';
 import {
@@ -12,9 +12,11 @@ import {
 
 const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr';
 
+// A missing browser is a failure, not a pass: tools/install-deps installs firefox-esr (debian/
+// control), so its absence means the Firefox half of the quality bar went untested.
 if (!existsSync(FIREFOX)) {
-  console.log(`firefox: ${FIREFOX} is not installed; the Firefox scenario did not run`);
-  process.exit(0);
+  console.log(`firefox: FAIL: ${FIREFOX} is not installed (tools/install-deps installs firefox-esr)`);
+  process.exit(1);
 }
 
 await scenario('firefox', async (browser) => {

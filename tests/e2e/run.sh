@@ -9,8 +9,7 @@
 #   reconnect.mjs   network cut (both signaling and media) and restore: ICE restart + WS resume
 #   selftest.mjs    the network self-test page's rows
 #   screens.mjs     screenshots (landing, pre-join, in-call desktop and 375 px, self-test)
-#   firefox.mjs     a call between Firefox (puppeteer-core, WebDriver BiDi) and Chromium, if
-#                   firefox-esr is installed
+#   firefox.mjs     a call between Firefox (puppeteer-core, WebDriver BiDi) and Chromium
 #
 # Skips (77) where there is no Chromium, node or playwright-core, e.g. in a package build chroot.
 # Artifacts (screenshots, failure dumps) go to $TOP_BUILDDIR/tests/e2e/artifacts/.
