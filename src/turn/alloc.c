@@ -563,7 +563,8 @@ uint32_t turn_alloc_remaining(const struct turn_alloc *al)
 }
 
 /* Opens a relay socket: non-blocking UDP of @family; IPv6 ones IPV6_V6ONLY, so that an
- * IPv4-mapped peer address can never sneak IPv4 traffic out of them; DF if asked. */
+ * IPv4-mapped peer address can never sneak IPv4 traffic out of them; ICMP errors queued
+ * (IP_RECVERR / IPV6_RECVERR) for the ICMP attribute (RFC 8656 §11.5, server.c); DF if asked. */
 static int relay_socket(int family, bool dont_fragment)
 {
 	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -572,6 +573,9 @@ static int relay_socket(int family, bool dont_fragment)
 	if (fd < 0)
 		return -errno;
 	if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
+	if (setsockopt(fd, family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+		       family == AF_INET6 ? IPV6_RECVERR : IP_RECVERR, &one, sizeof(one)) < 0)
 		goto fail;
 	if (dont_fragment) {
 		/* DONT-FRAGMENT (RFC 8656 §14.8): set DF on datagrams to peers and never fragment

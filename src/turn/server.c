@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -69,6 +70,87 @@ void turn_send_client(struct turn_listener *lis, const struct sockaddr_storage *
 	(void)sendto(lis->fd, buf, len, 0, (const struct sockaddr *)to, addr_len(to));
 }
 
+/* A fresh transaction id for an indication: it only has to differ between messages. */
+static void indication_tid(struct turn_worker *w, uint8_t tid[STUN_TID_LEN])
+{
+	for (int j = 0; j < STUN_TID_LEN; j += 4) {
+		uint32_t x = w->tid_rng = w->tid_rng * 1664525u + 1013904223u;
+		memcpy(tid + j, &x, 4);
+	}
+}
+
+/*
+ * ICMP errors on relay @r (RFC 8656 §11.5): the kernel queues them (IP_RECVERR), with the
+ * destination of the datagram that caused them. Each one about a peer the client has a permission
+ * for becomes a Data indication with XOR-PEER-ADDRESS and ICMP (type, code, error data: the MTU
+ * for "fragmentation needed" / "packet too big", else 0) and no DATA. Off the data path: only
+ * when a recvfrom or sendto on the relay socket reports an error.
+ */
+static void relay_icmp(struct turn_relay *r)
+{
+	struct turn_alloc *al = r->al;
+	struct turn_worker *w = al->w;
+
+	/* The whole queue: a non-empty one keeps the socket readable (EPOLLERR) even once the
+	 * error it raised has been reported, and the socket buffer bounds it. */
+	for (;;) {
+		struct sockaddr_storage peer;
+		union { char buf[512]; struct cmsghdr align; } ctl;
+		uint8_t dummy[1], tid[STUN_TID_LEN], icmp[8] = { 0 };
+		struct iovec iov = { dummy, sizeof(dummy) };
+		struct msghdr mh = { .msg_name = &peer, .msg_namelen = sizeof(peer), .msg_iov = &iov,
+				     .msg_iovlen = 1, .msg_control = ctl.buf,
+				     .msg_controllen = sizeof(ctl.buf) };
+		const struct sock_extended_err *ee = NULL;
+		struct stun_builder b;
+		size_t outlen;
+
+		memset(&peer, 0, sizeof(peer));
+		if (recvmsg(r->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			return; /* queue drained */
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+			    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR))
+				ee = (const struct sock_extended_err *)CMSG_DATA(c);
+		if (!ee || (ee->ee_origin != SO_EE_ORIGIN_ICMP &&
+			    ee->ee_origin != SO_EE_ORIGIN_ICMP6) || !turn_perm_find(al, &peer))
+			continue;
+		icmp[2] = ee->ee_type;
+		icmp[3] = ee->ee_code;
+		if ((ee->ee_origin == SO_EE_ORIGIN_ICMP && ee->ee_type == 3 && ee->ee_code == 4) ||
+		    (ee->ee_origin == SO_EE_ORIGIN_ICMP6 && ee->ee_type == 2)) {
+			icmp[4] = (uint8_t)(ee->ee_info >> 24);
+			icmp[5] = (uint8_t)(ee->ee_info >> 16);
+			icmp[6] = (uint8_t)(ee->ee_info >> 8);
+			icmp[7] = (uint8_t)ee->ee_info;
+		}
+		indication_tid(w, tid);
+		stun_build_init(&b, w->sbuf, sizeof(w->sbuf), TURN_METHOD_DATA, STUN_CLASS_INDICATION,
+				tid);
+		stun_build_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, &peer);
+		stun_build_attr(&b, TURN_ATTR_ICMP, icmp, sizeof(icmp));
+		if (stun_build_finish(&b, &outlen) == 0)
+			turn_send_client(al->lis, &al->client, w->sbuf, outlen);
+	}
+}
+
+/*
+ * sendto from relay @r. Its socket queues ICMP errors (IP_RECVERR), and the kernel then fails the
+ * next send with the error (sending nothing): hand the queued errors on and retry once, so that
+ * one unreachable peer does not cost a datagram to another. Returns sendto's result.
+ */
+static ssize_t relay_send(struct turn_relay *r, const void *data, size_t len,
+			  const struct sockaddr_storage *peer)
+{
+	ssize_t n = sendto(r->fd, data, len, 0, (const struct sockaddr *)peer, addr_len(peer));
+
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EMSGSIZE) {
+		relay_icmp(r);
+		n = sendto(r->fd, data, len, 0, (const struct sockaddr *)peer, addr_len(peer));
+	}
+	return n;
+}
+
 /* Client -> peer over a channel (RFC 8656 §12.6). */
 static void relay_channeldata(struct turn_listener *lis, const struct sockaddr_storage *from,
 			      const uint8_t *buf, size_t len)
@@ -103,7 +185,7 @@ static void relay_channeldata(struct turn_listener *lis, const struct sockaddr_s
 	}
 	/* Send from the relayed address of the peer's family (bound: the channel was checked). */
 	r = &al->relay[turn_fam(c->peer.ss_family)];
-	if (sendto(r->fd, data, dlen, 0, (const struct sockaddr *)&c->peer, addr_len(&c->peer)) < 0)
+	if (relay_send(r, data, dlen, &c->peer) < 0)
 		return;
 	al->pkts_out++;
 	al->bytes_out += dlen;
@@ -124,7 +206,7 @@ void turn_relay_send_indication(struct turn_alloc *al, const struct sockaddr_sto
 		TURN_CTR_ADD(srv, bandwidth_dropped, 1);
 		return;
 	}
-	if (sendto(r->fd, data, len, 0, (const struct sockaddr *)peer, addr_len(peer)) < 0)
+	if (relay_send(r, data, len, peer) < 0)
 		return;
 	al->pkts_out++;
 	al->bytes_out += len;
@@ -158,7 +240,9 @@ void turn_relay_from_peer(int fd, short what, void *arg)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return; /* EAGAIN: drained */
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				relay_icmp(r); /* an ICMP error was queued: hand it on */
+			return; /* drained */
 		}
 		/* Only peers the client gave a permission to may reach it (RFC 8656 §9). */
 		if (!turn_perm_find(al, &peer))
@@ -177,11 +261,7 @@ void turn_relay_from_peer(int fd, short what, void *arg)
 		} else {
 			uint8_t tid[STUN_TID_LEN];
 
-			/* An indication's transaction id only has to differ between messages. */
-			for (int j = 0; j < STUN_TID_LEN; j += 4) {
-				uint32_t x = w->tid_rng = w->tid_rng * 1664525u + 1013904223u;
-				memcpy(tid + j, &x, 4);
-			}
+			indication_tid(w, tid);
 			stun_build_init(&b, w->sbuf, sizeof(w->sbuf), TURN_METHOD_DATA,
 					STUN_CLASS_INDICATION, tid);
 			stun_build_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, &peer);

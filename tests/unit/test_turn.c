@@ -1136,6 +1136,76 @@ static void add_family(struct stun_builder *b, void *arg)
 		stun_build_u32(b, (uint16_t)tv[2], tv[3] << 24);
 }
 
+/* Waits for a Data indication with an ICMP attribute on @c; checks its peer and type/code. */
+static void expect_icmp(struct tc *c, const struct sockaddr_storage *peer, int type, int code)
+{
+	struct sockaddr_storage from;
+	const struct stun_attr *a;
+	struct stun_msg m;
+	long n;
+
+	for (;;) {
+		n = tc_recv(c, 2000);
+		ck_assert_int_gt(n, 0);
+		ck_assert_int_eq(stun_msg_parse(&m, c->rbuf, (size_t)n), 0);
+		if (stun_msg_attr(&m, TURN_ATTR_ICMP))
+			break;
+	}
+	ck_assert_int_eq(m.method, TURN_METHOD_DATA);
+	ck_assert_int_eq(m.cls, STUN_CLASS_INDICATION);
+	ck_assert_ptr_null(stun_msg_attr(&m, TURN_ATTR_DATA));
+	a = stun_msg_attr(&m, TURN_ATTR_XOR_PEER_ADDRESS);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(stun_attr_xor_addr(&m, a, &from), 0);
+	ck_assert(addr_equal(&from, peer));
+	a = stun_msg_attr(&m, TURN_ATTR_ICMP);
+	ck_assert_uint_eq(a->len, 8);
+	ck_assert_uint_eq(a->val[2], type);
+	ck_assert_uint_eq(a->val[3], code);
+}
+
+START_TEST(test_icmp)
+{
+	/* RFC 8656 §11.5: an ICMP error about a datagram to a permitted peer reaches the client as a
+	 * Data indication with XOR-PEER-ADDRESS and ICMP (port unreachable: IPv4 type 3 code 3,
+	 * IPv6 type 1 code 4), without DATA. The error the kernel then holds for the relay socket
+	 * does not cost the next datagram to another peer. */
+	static const char *const none[] = { NULL };
+	uint32_t v6[4] = { TURN_ATTR_REQUESTED_ADDRESS_FAMILY, 2, 0, 0 };
+	struct sockaddr_storage relayed[2], dead, live, dead6;
+	int lfd = udp_peer(&live), dfd = udp_peer(&dead), d6 = udp_peer_ip("::1", &dead6);
+	struct config cf;
+	struct turn_server *s;
+	struct tc c;
+
+	close(dfd); /* nobody listens there now: port unreachable */
+	close(d6);
+	client_allocated(&c, &relayed[0]);
+	ck_assert_int_eq(tc_permission(&c, &dead), 0);
+	ck_assert_int_eq(tc_permission(&c, &live), 0);
+	ck_assert_int_eq(tc_send_indication(&c, &dead, "void", 4), 0);
+	expect_icmp(&c, &dead, 3, 3);
+	ck_assert_int_eq(tc_send_indication(&c, &dead, "void", 4), 0);
+	usleep(50000); /* the ICMP is back: the relay socket holds its error */
+	ck_assert_int_eq(tc_send_indication(&c, &live, "alive", 5), 0);
+	expect_peer_gets(lfd, &relayed[0], "alive", 5);
+	tc_close(&c);
+
+	config_make_v6(&cf, PORT_V6, none, 0);
+	ck_assert_int_eq(turn_server_start(&s, &cf), 0);
+	ck_assert_int_eq(tc_open(&c, PORT_V6, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_request(&c, TURN_METHOD_ALLOCATE, add_family, v6), 0);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x4000, &dead6), 0);
+	ck_assert_int_eq(tc_send_channel(&c, 0x4000, "void6", 5), 0);
+	expect_icmp(&c, &dead6, 1, 4);
+	tc_close(&c);
+	turn_server_stop(s);
+	close(lfd);
+}
+END_TEST
+
+
+
 START_TEST(test_ipv6_relay)
 {
 	/* REQUESTED-ADDRESS-FAMILY IPv6 gets a relayed address on the IPv6 relay address (::1),
@@ -1835,6 +1905,7 @@ int main(void)
 	tcase_add_test(tc, test_dual_stack_partial);
 	tcase_add_test(tc, test_family_errors);
 	tcase_add_test(tc, test_two_listeners);
+	tcase_add_test(tc, test_icmp);
 	tcase_add_test(tc, test_peer_table);
 	tcase_add_test(tc, test_peer_tunnelled);
 	tcase_add_test(tc, test_peer_self);
