@@ -21,6 +21,7 @@
 
 #include "core/log.h"
 #include "http/internal.h"
+#include "turn/turn.h"
 
 /* Per-connection send queue bounds. A burst of ICE candidates is a few dozen small messages;
  * 256 messages or 1 MiB is far past any honest backlog. */
@@ -106,11 +107,17 @@ void http__ws_close_conn(void *conn, int code, const char *reason, void *arg)
 void http__participant_gone(const char *room, const char *id, void *arg)
 {
 	struct http_server *srv = arg;
+	int err;
 
-	/* The participant will not come back: its TURN credentials (which name it) and allocations
-	 * may go. Issue 3's turn_server_revoke(srv->turn, id) belongs here. */
-	(void)srv;
+	/* The participant will not come back: its TURN credentials (which name it) stop working and
+	 * its allocations go, even before the credentials expire (room-bound credentials). */
 	log_debug("http: participant %.6s... of room %.6s... is gone", id, room);
+	if (!srv->turn)
+		return;
+	err = turn_server_revoke(srv->turn, id);
+	if (err)
+		log_warn("http: cannot revoke the TURN credentials of participant %.6s...: %s", id,
+			 strerror(-err));
 }
 
 /* ---- admission ---- */
