@@ -24,4 +24,25 @@ void http_server_stop(struct http_server *srv);
 /* Frees the server; closes every connection. @srv may be NULL. */
 void http_server_destroy(struct http_server *srv);
 
+/* How an adopted connection arrives (see http_server_adopt). */
+enum http_adopt_mode {
+	HTTP_ADOPT_PLAIN,    /* plaintext HTTP/1.1 from the client's first byte */
+	HTTP_ADOPT_TLS,      /* a TLS ClientHello not yet read (only peeked): lws does the handshake */
+	HTTP_ADOPT_PROXIED,  /* one end of a socketpair carrying the decrypted stream of a TLS
+			      * connection terminated by the caller: plaintext, but secure, and the
+			      * real client is @peer (never treat it as a local client) */
+};
+
+/*
+ * Hands an accepted connection to the control thread, which serves HTTP/WebSocket on it like one
+ * accepted on http.listen. Used by the shared port (src/mux). Callable from any thread: the
+ * connection is queued and the lws loop woken (lws_cancel_service); lws adopts it on its thread.
+ *  @fd:   connected, non-blocking socket; ownership passes to the HTTP server.
+ *  @peer: the real client address: used for per-client limits and loopback-only routes
+ *         (/metrics), which must not open up to remote clients whose bytes arrive via a proxy.
+ * Returns 0; -ENOMEM, -ESHUTDOWN (stopping). On error @fd is closed.
+ */
+int http_server_adopt(struct http_server *srv, int fd, const struct sockaddr_storage *peer,
+		      enum http_adopt_mode mode);
+
 #endif

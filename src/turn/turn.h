@@ -8,7 +8,9 @@
 #ifndef TINCAN_TURN_TURN_H
 #define TINCAN_TURN_TURN_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "core/config.h"
 
@@ -69,5 +71,27 @@ void turn_server_counters(const struct turn_server *srv, struct turn_counters *o
  * non-printable characters: cred_rest_mint's rules); -ENOMEM. On error no worker was told.
  */
 int turn_server_revoke(struct turn_server *srv, const char *participant_id);
+
+/* OpenSSL's connection type, so this header needs no OpenSSL include. */
+typedef struct ssl_st SSL;
+
+/*
+ * Hands an accepted TCP connection to a TURN worker, which serves STUN/TURN on it as a stream
+ * (RFC 8656 §3.1: messages and ChannelData back to back, ChannelData padded to 4 bytes), exactly
+ * as a connection accepted on turn.tcp_listen / turn.tls_listen. Used by the shared port (src/mux)
+ * once it has classified a connection as TURN. Callable from any thread: the connection is queued
+ * to a worker and the worker woken (event_active).
+ *  @fd:       the connected, non-blocking socket; ownership passes to the relay.
+ *  @peer:     the client's address (the 5-tuple's client side); @local: the address it connected to.
+ *  @ssl:      NULL for TURN over TCP; for TURN over TLS, an SSL whose handshake has completed on @fd
+ *             (SSL_is_init_finished); ownership passes to the relay.
+ *  @prefix:   application bytes already read from the connection (after TLS decryption if @ssl),
+ *             which the worker parses before reading more; copied, may be NULL if @prefix_len is 0.
+ * Returns 0; -ENOMEM, -EINVAL, -ESHUTDOWN (stopping). On error @fd is closed and @ssl freed, so the
+ * caller never has to clean up either.
+ */
+int turn_server_adopt_stream(struct turn_server *srv, int fd, const struct sockaddr_storage *peer,
+			     const struct sockaddr_storage *local, SSL *ssl, const uint8_t *prefix,
+			     size_t prefix_len);
 
 #endif
