@@ -378,8 +378,8 @@ static void on_allocate(struct req *r, struct turn_alloc *al)
 	rq.token = token ? token->val : NULL;
 
 	/* 6-7. REQUESTED-ADDRESS-FAMILY and ADDITIONAL-ADDRESS-FAMILY (RFC 8656 §7.2, RFC 6156):
-	 * not both; the family asked for (IPv4 if none) needs a relay address of that family
-	 * (440); a dual-stack request can only add IPv6 (400 for anything else), and not to an
+	 * not both; the family asked for (IPv4 if none; a reservation's own) needs a relay address
+	 * of that family (440); a dual-stack request can only add IPv6 (400 for anything else), and not to an
 	 * even port with a reservation (RFC 8656 §7.2 step 8). */
 	err = family_get(m, TURN_ATTR_REQUESTED_ADDRESS_FAMILY, AF_INET, &rq.family);
 	if (!err && stun_msg_attr(m, TURN_ATTR_ADDITIONAL_ADDRESS_FAMILY)) {
@@ -395,8 +395,8 @@ static void on_allocate(struct req *r, struct turn_alloc *al)
 		reply_error(r, err);
 		return;
 	}
-	if ((rq.family == AF_INET ? &cfg->turn.relay_v4 : &cfg->turn.relay_v6)->ss_family !=
-	    rq.family) {
+	if (!rq.token && (rq.family == AF_INET ? &cfg->turn.relay_v4
+					       : &cfg->turn.relay_v6)->ss_family != rq.family) {
 		reply_error(r, 440);
 		return;
 	}
