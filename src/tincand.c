@@ -2,23 +2,29 @@
  * tincand: the tincan daemon. One process: the TURN relay on libevent worker threads, and the
  * HTTP/WebSocket server (libwebsockets) on the main thread, which is the control thread.
  *
- * Threads: main (lws loop), TURN worker(s), and a signal thread. SIGINT, SIGTERM and SIGHUP are
- * blocked in every thread and taken with sigwait() by the signal thread, so no work happens in a
- * signal handler; it asks the lws loop to return, main then stops TURN and joins everything.
+ * Threads: main (lws loop), TURN worker(s), the shared port's thread (mux.listen, if set), and a
+ * signal thread. SIGINT, SIGTERM and SIGHUP are blocked in every thread and taken with sigwait()
+ * by the signal thread, so no work happens in a signal handler. SIGINT/SIGTERM ask the lws loop to
+ * return; main then stops the shared port and TURN and joins everything. SIGHUP reloads the
+ * certificate: calls in progress keep their connections.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/tls.h"
 #include "http/http.h"
+#include "mux/mux.h"
 #include "turn/turn.h"
 
 #ifndef TINCAN_SYSCONFDIR
@@ -41,8 +47,85 @@ struct signal_thread {
 	pthread_t thread;
 	sigset_t set;
 	struct http_server *http;
+	struct tls_server *tls;  /* NULL: no TLS, nothing to reload */
 	int sig;             /* the signal that stopped us, or 0 */
 };
+
+/* SIGHUP: reads the certificate files again. tincand's own TLS (TURN over TLS, the no-ALPN path
+ * of the shared port) takes the new SSL_CTX for new connections; lws reloads its HTTPS vhost on
+ * its thread. Connections already made keep theirs, so no call drops. Broken new files are
+ * logged and the old certificate stays. */
+static void reload_tls(struct signal_thread *st)
+{
+	char err[1024];
+	bool changed = false;
+	int rc;
+
+	if (!st->tls) {
+		log_notice("SIGHUP: no TLS in use; configuration reload is not supported: restart to apply changes");
+		return;
+	}
+	rc = tls_server_reload(st->tls, &changed, err, sizeof(err));
+	if (rc) {
+		log_err("SIGHUP: %s; keeping the certificate in use", err);
+		return;
+	}
+	http_server_reload_tls(st->http);
+	log_notice("SIGHUP: certificate reloaded (%s); other configuration changes need a restart",
+		   changed ? "a new one" : "unchanged");
+}
+
+/* Creates @dir and its missing parents (0750), for the self-signed certificate's state directory
+ * (the Debian unit's StateDirectory= makes it; a development tree may not have it yet). */
+static int mkdir_p(const char *dir)
+{
+	char path[PATH_MAX];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, n + 1);
+	for (char *p = path + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(path, 0750) && errno != EEXIST)
+				return -errno;
+			*p = c;
+			if (!c)
+				return 0;
+		}
+	}
+}
+
+/* The shared port: its certificate, the HTTPS vhost of lws, then the listener. */
+static int start_shared_port(const struct config *cfg, struct turn_server *turn,
+			     struct http_server *http, struct tls_server **tls, struct mux_server **mux)
+{
+	struct tls_options opt = {
+		.certificate = cfg->tls.certificate, .private_key = cfg->tls.private_key,
+		.state_dir = cfg->tls.state_dir, .host = cfg->turn.external_host,
+	};
+	char err[1024];
+	int rc;
+
+	if (!cfg->tls.certificate[0] && (rc = mkdir_p(cfg->tls.state_dir))) {
+		log_err("tls.state_dir %s: %s", cfg->tls.state_dir, strerror(-rc));
+		return rc;
+	}
+	rc = tls_server_new(tls, &opt, err, sizeof(err));
+	if (rc) {
+		log_err("cannot load the certificate: %s", err);
+		return rc;
+	}
+	rc = http_server_tls(http, tls_server_cert_path(*tls), tls_server_key_path(*tls));
+	if (rc)
+		return rc;
+	rc = mux_server_start(mux, cfg, *tls, turn, http);
+	if (rc)
+		log_err("cannot start the shared port: %s", strerror(-rc));
+	return rc;
+}
 
 static void *signal_main(void *arg)
 {
@@ -53,8 +136,7 @@ static void *signal_main(void *arg)
 		if (sigwait(&st->set, &sig))
 			continue;
 		if (sig == SIGHUP) {
-			/* Live reload is a later issue (packaging): say so rather than ignore it silently. */
-			log_notice("SIGHUP: configuration reload is not supported yet; restart to apply changes");
+			reload_tls(st);
 			continue;
 		}
 		st->sig = sig;
@@ -80,6 +162,8 @@ int main(int argc, char **argv)
 	char err[1024];
 	struct turn_server *turn = NULL;
 	struct http_server *http = NULL;
+	struct tls_server *tls = NULL;
+	struct mux_server *mux = NULL;
 	struct signal_thread st = { 0 };
 	bool st_running = false;
 	int opt, rc;
@@ -133,7 +217,13 @@ int main(int argc, char **argv)
 		log_err("cannot start the HTTP server: %s", strerror(-rc));
 		goto out;
 	}
+	if (cfg.mux.n_listen) {
+		rc = start_shared_port(&cfg, turn, http, &tls, &mux);
+		if (rc)
+			goto out;
+	}
 	st.http = http;
+	st.tls = tls;
 	rc = -pthread_create(&st.thread, NULL, signal_main, &st);
 	if (rc) {
 		log_err("cannot start the signal thread: %s", strerror(-rc));
@@ -150,8 +240,11 @@ out:
 			pthread_kill(st.thread, SIGUSR1);
 		pthread_join(st.thread, NULL);
 	}
+	/* The shared port first: it hands connections to both others. */
+	mux_server_stop(mux);
 	http_server_destroy(http);
 	turn_server_stop(turn);
+	tls_server_free(tls);
 	config_free(&cfg);
 	log_notice("tincand stopped");
 	return rc ? 1 : 0;

@@ -44,6 +44,7 @@ enum opt_type {
 	OPT_SECRET_FILE, /* like OPT_SECRET, read from a file; excludes the row named without "_file" */
 	OPT_CIDRS,    /* struct cidr * at off, size_t count at off2 */
 	OPT_USERS,    /* struct config_user * at off, size_t count at off2 */
+	OPT_BOOL,     /* bool: true or false */
 };
 
 struct opt {
@@ -98,12 +99,19 @@ static const struct opt options[] = {
 	{ "tls.certificate", OPT_PATH, 0, 0, NULL, F(tls.certificate), 0, 0 },
 	{ "tls.private_key", OPT_PATH, 0, 0, NULL, F(tls.private_key), 0, 0 },
 	{ "tls.state_dir", OPT_PATH, 0, 0, TINCAN_LOCALSTATEDIR, F(tls.state_dir), 0, 0 },
+	{ "mux.listen", OPT_HOSTPORTS, 443, CONFIG_LISTEN_MAX, NULL, F(mux.listens), F(mux.n_listen),
+	  0 },
+	{ "mux.redirect_http", OPT_BOOL, 0, 0, "true", F(mux.redirect_http), 0, 0 },
+	{ "mux.classify_timeout", OPT_UINT, 1, 300, "10", F(mux.classify_timeout), 0, 0 },
+	{ "mux.max_unclassified_per_ip", OPT_UINT, 1, 100000, "16", F(mux.max_unclassified_per_ip),
+	  0, 0 },
+	{ "mux.max_unclassified", OPT_UINT, 1, 1000000, "1024", F(mux.max_unclassified), 0, 0 },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
 /* Groups that may appear at the top level; every leaf must be a row of options[]. */
-static const char *const groups[] = { "turn", "http", "rooms", "tls" };
+static const char *const groups[] = { "turn", "http", "rooms", "tls", "mux" };
 
 struct load_ctx {
 	struct config *cfg;
@@ -416,7 +424,13 @@ static int opt_apply(struct load_ctx *c, const struct opt *o, const config_setti
 	case OPT_USERS:
 		return s ? parse_users(c, o, s) : 0;
 	case OPT_HOSTPORTS:
-		return parse_hostports(c, o, s, text);
+		/* A list without a default (mux.listen) stays empty when unset. */
+		return s || text ? parse_hostports(c, o, s, text) : 0;
+	case OPT_BOOL:
+		if (s && config_setting_type(s) != CONFIG_TYPE_BOOL)
+			return fail(c, s, o->path, "must be true or false");
+		*(bool *)field(cfg, o->off) = s ? config_setting_get_bool(s) : strcmp(text, "true") == 0;
+		return 0;
 	case OPT_RELAYS:
 		return s ? parse_relays(c, o, s) : 0;
 	default:

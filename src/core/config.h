@@ -91,6 +91,18 @@ struct config {
 		char private_key[PATH_MAX];
 		char state_dir[PATH_MAX];              /* where the self-signed pair is kept */
 	} tls;
+
+	struct {
+		/* The shared port (HTTPS, WSS, TURN over TLS and TCP on one TCP port, src/mux);
+		 * n_listen 0 = none. */
+		struct sockaddr_storage listens[CONFIG_LISTEN_MAX];
+		size_t n_listen;
+		bool redirect_http;                    /* plain HTTP there gets a 308 to https:// */
+		unsigned classify_timeout;             /* seconds to send a decidable first flight,
+							* and again to finish a TLS handshake */
+		unsigned max_unclassified_per_ip;      /* unclassified connections per client IP */
+		unsigned max_unclassified;             /* ...and in all */
+	} mux;
 };
 
 /*

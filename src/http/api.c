@@ -188,15 +188,29 @@ json_t *http__ice_servers(struct http_server *srv, const char *participant, unsi
 {
 	const struct config *cfg = srv->cfg;
 	char user[CRED_USERNAME_MAX], pass[CRED_PASSWORD_MAX];
-	char stun[CONFIG_HOST_MAX + 32], turn[CONFIG_HOST_MAX + 48];
-	json_t *ice;
+	char stun[CONFIG_HOST_MAX + 32], url[CONFIG_HOST_MAX + 48];
+	json_t *ice = NULL, *urls = json_array();
 
-	if (cred_rest_mint(&cfg->turn.secret, participant, time(NULL), lifetime, user, pass))
+	if (!urls || cred_rest_mint(&cfg->turn.secret, participant, time(NULL), lifetime, user,
+				    pass)) {
+		json_decref(urls);
 		return NULL;
+	}
+	/* The TURN URLs in order of preference (browsers keep it): UDP, then TLS on the shared
+	 * port, which gets through networks that allow only HTTPS out. */
+	snprintf(url, sizeof(url), "turn:%s:%u?transport=udp", srv->ice_host, srv->turn_port);
+	json_array_append_new(urls, json_string(url));
+	if (srv->mux_port) {
+		snprintf(url, sizeof(url), "turns:%s:%u?transport=tcp", srv->ice_host, srv->mux_port);
+		json_array_append_new(urls, json_string(url));
+	}
 	snprintf(stun, sizeof(stun), "stun:%s:%u", srv->ice_host, srv->turn_port);
-	snprintf(turn, sizeof(turn), "turn:%s:%u?transport=udp", srv->ice_host, srv->turn_port);
-	ice = json_pack("[{s:[s]}, {s:[s], s:s, s:s}]", "urls", stun, "urls", turn,
-			"username", user, "credential", pass);
+	/* "o" takes urls over, also when packing fails. */
+	if (json_array_size(urls) == (srv->mux_port ? 2u : 1u))
+		ice = json_pack("[{s:[s]}, {s:o, s:s, s:s}]", "urls", stun, "urls", urls,
+				"username", user, "credential", pass);
+	else
+		json_decref(urls);
 	OPENSSL_cleanse(pass, sizeof(pass));
 	return ice;
 }
@@ -426,14 +440,12 @@ static int api_ice_servers(struct lws *wsi, struct http_txn *t)
 static uint64_t client_key(struct lws *wsi)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	int fd = lws_get_socket_fd(lws_get_network_wsi(wsi));
 	const unsigned char *p;
 	uint64_t h = 1469598103934665603ull;
 	size_t n;
 
-	memset(&ss, 0, sizeof(ss));
-	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len))
+	/* The real client, also for a connection proxied from the shared port. */
+	if (!http__peer(wsi, &ss))
 		return 0;
 	addr_canonical(&ss);
 	if (ss.ss_family == AF_INET) {
@@ -597,15 +609,14 @@ static bool method_ok(const struct route *r, int method)
 	}
 }
 
-/* True for loopback peers (127.0.0.0/8, ::1, and 127.x written as ::ffff:127.x). */
+/* True for loopback peers (127.0.0.0/8, ::1, and 127.x written as ::ffff:127.x). A connection
+ * from the shared port counts as its real client: one that reaches lws through a socketpair
+ * (TLS decrypted by tincand) is never local because of the socketpair. */
 static bool peer_is_loopback(struct lws *wsi)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	int fd = lws_get_socket_fd(lws_get_network_wsi(wsi));
 
-	memset(&ss, 0, sizeof(ss));
-	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len))
+	if (!http__peer(wsi, &ss))
 		return false;
 	addr_canonical(&ss);
 	if (ss.ss_family == AF_INET)

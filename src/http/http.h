@@ -45,4 +45,18 @@ enum http_adopt_mode {
 int http_server_adopt(struct http_server *srv, int fd, const struct sockaddr_storage *peer,
 		      enum http_adopt_mode mode);
 
+/*
+ * Readies HTTP_ADOPT_TLS: a vhost without a listener that terminates TLS (1.2 and up, ALPN
+ * http/1.1) with the PEM files @cert (leaf first, then its chain) and @key, the same files as
+ * src/core/tls (tls_server_cert_path(), tls_server_key_path()), copied. Also makes
+ * GET /api/ice-servers and the WebSocket welcome offer turns:HOST:PORT?transport=tcp, PORT the
+ * first mux.listen. Call before http_server_run(). Returns 0; -EIO if lws refuses the files.
+ */
+int http_server_tls(struct http_server *srv, const char *cert, const char *key);
+
+/* Makes the TLS vhost read its files again (after a SIGHUP, once tls_server_reload() has checked
+ * them): new connections get the new certificate, open ones keep theirs. Callable from any
+ * thread; done on the control thread (lws_tls_cert_updated). */
+void http_server_reload_tls(struct http_server *srv);
+
 #endif

@@ -6,6 +6,7 @@
 #ifndef TINCAN_HTTP_INTERNAL_H
 #define TINCAN_HTTP_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,6 +30,19 @@
 #define HTTP_PATH_MAX 256
 
 struct ws_msg;
+
+/*
+ * A connection handed over by the shared port (http_server_adopt). Queued under adopt_lock by
+ * any thread, adopted by lws on the control thread, then the wsi's opaque user data until lws
+ * destroys the wsi (LWS_CALLBACK_WSI_DESTROY). It carries what lws cannot know: the real client
+ * of a proxied connection (lws sees an AF_UNIX peer) and whether it arrived over TLS.
+ */
+struct http_adopted {
+	struct lws_dll2 list;          /* srv->adopt_queue, then srv->adopted */
+	int fd;
+	enum http_adopt_mode mode;
+	struct sockaddr_storage peer;
+};
 
 /* Per-connection state of WS_PROTO (lws allocates it zeroed, one per WebSocket). */
 struct ws_conn {
@@ -62,6 +76,18 @@ struct http_server {
 
 	char ice_host[CONFIG_HOST_MAX + 2];  /* turn.external_address, IPv6 in brackets */
 	unsigned turn_port;
+	unsigned mux_port;             /* the shared port for turns: URLs; 0 = none (no TLS) */
+
+	/* The shared port's connections (http_server_adopt). */
+	struct lws_vhost *vh_plain;    /* http.listen's vhost: PLAIN and PROXIED connections */
+	struct lws_vhost *vh_tls;      /* no listener: TLS connections; NULL until http_server_tls */
+	char tls_cert[PATH_MAX], tls_key[PATH_MAX];
+	pthread_mutex_t adopt_lock;
+	struct lws_dll2_owner adopt_queue;  /* guarded by adopt_lock */
+	bool adopt_closed;             /* guarded by adopt_lock: refuse new ones (destroying) */
+	struct lws_dll2_owner adopted;     /* control thread: live adopted connections */
+	struct http_adopted *adopting; /* the one inside lws_adopt_descriptor_vhost_via_info() */
+	atomic_bool tls_reload;        /* set by http_server_reload_tls() from another thread */
 
 	/* POST /api/selftest rate limit: per client address hash, the minute and the count in it.
 	 * Addresses that share a slot share a budget, which errs on the strict side. */
@@ -100,6 +126,10 @@ struct http_txn {
 
 /* The server of @wsi's context. */
 struct http_server *http__server(struct lws *wsi);
+
+/* The real client address of @wsi's connection (the shared port's peer for an adopted one, which
+ * may reach lws through a socketpair). Returns false if it cannot be told. */
+bool http__peer(struct lws *wsi, struct sockaddr_storage *out);
 
 /* Monotonic seconds, the clock of room expiry. */
 time_t http__mono_now(void);

@@ -7,9 +7,16 @@
  *
  * Debian's lws 4.1.6 has no external-poll or libevent glue usable here, so lws runs its own poll
  * loop on the thread that calls http_server_run() (the control thread). Rooms, peers and every
- * lws call live on that thread; the only way in from elsewhere is http_server_stop(), which sets
- * an atomic flag and wakes the loop with lws_cancel_service(), the one lws call documented as safe
- * from other threads. The loop then closes the WebSockets (1001) and returns.
+ * lws call live on that thread; the ways in from elsewhere are http_server_stop(),
+ * http_server_adopt() and http_server_reload_tls(), which set a flag or queue a connection under a
+ * lock and wake the loop with lws_cancel_service(), the one lws call documented as safe from other
+ * threads. The loop acts on them in LWS_CALLBACK_EVENT_WAIT_CANCELLED.
+ *
+ * The shared port (src/mux) hands its HTTP connections over with http_server_adopt(): plaintext
+ * ones (and the socketpair end of a TLS connection tincand decrypts) go to http.listen's vhost,
+ * TLS ones whose ClientHello was only peeked to a second vhost without a listener that has the
+ * certificate. Each adopted wsi carries a struct http_adopted as opaque user data, so the routes
+ * that care (/metrics, the self-test rate) see the real client, never the socketpair.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +25,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <openssl/ssl.h>
 
 #include "core/addr.h"
 #include "core/log.h"
@@ -95,6 +104,131 @@ static void stop_begin(struct http_server *srv)
 			 (lws_usec_t)DRAIN_SECS * LWS_US_PER_SEC);
 }
 
+/* ---- connections from the shared port ---- */
+
+bool http__peer(struct lws *wsi, struct sockaddr_storage *out)
+{
+	struct lws *nwsi = lws_get_network_wsi(wsi);
+	struct http_adopted *a = nwsi ? lws_get_opaque_user_data(nwsi) : NULL;
+	socklen_t len = sizeof(*out);
+	int fd;
+
+	memset(out, 0, sizeof(*out));
+	if (a) {
+		*out = a->peer;
+		return true;
+	}
+	fd = lws_get_socket_fd(nwsi);
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)out, &len))
+		return false;
+	return out->ss_family == AF_INET || out->ss_family == AF_INET6;
+}
+
+int http_server_adopt(struct http_server *srv, int fd, const struct sockaddr_storage *peer,
+		      enum http_adopt_mode mode)
+{
+	struct http_adopted *a;
+	int err = 0;
+
+	if (!srv || fd < 0 || !peer || (mode == HTTP_ADOPT_TLS && !srv->vh_tls)) {
+		if (fd >= 0)
+			close(fd);
+		return -EINVAL;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		close(fd);
+		return -ENOMEM;
+	}
+	a->fd = fd;
+	a->mode = mode;
+	a->peer = *peer;
+	pthread_mutex_lock(&srv->adopt_lock);
+	if (srv->adopt_closed)
+		err = -ESHUTDOWN;
+	else
+		lws_dll2_add_tail(&a->list, &srv->adopt_queue);
+	pthread_mutex_unlock(&srv->adopt_lock);
+	if (err) {
+		close(fd);
+		free(a);
+		return err;
+	}
+	lws_cancel_service(srv->ctx);
+	return 0;
+}
+
+/* Adopts the queued connections (control thread). */
+static void adopt_queued(struct http_server *srv)
+{
+	struct lws_dll2_owner q = { 0 };
+
+	pthread_mutex_lock(&srv->adopt_lock);
+	while (srv->adopt_queue.head) {
+		struct lws_dll2 *d = srv->adopt_queue.head;
+		lws_dll2_remove(d);
+		lws_dll2_add_tail(d, &q);
+	}
+	pthread_mutex_unlock(&srv->adopt_lock);
+	while (q.head) {
+		struct http_adopted *a = lws_container_of(q.head, struct http_adopted, list);
+		lws_adopt_desc_t info = {
+			.vh = a->mode == HTTP_ADOPT_TLS ? srv->vh_tls : srv->vh_plain,
+			.type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP |
+				(a->mode == HTTP_ADOPT_TLS ? LWS_ADOPT_ALLOW_SSL : 0),
+			.fd.sockfd = a->fd,
+			.opaque = a,
+		};
+
+		lws_dll2_remove(&a->list);
+		lws_dll2_add_tail(&a->list, &srv->adopted);
+		/* On failure lws closes the fd; if it got as far as a wsi it also destroys it, and
+		 * LWS_CALLBACK_WSI_DESTROY frees @a (and clears srv->adopting). */
+		srv->adopting = a;
+		if (!lws_adopt_descriptor_vhost_via_info(&info)) {
+			log_debug("http: could not adopt a connection from the shared port");
+			if (srv->adopting) {
+				lws_dll2_remove(&a->list);
+				free(a);
+			}
+		}
+		srv->adopting = NULL;
+	}
+}
+
+/* LWS_CALLBACK_WSI_DESTROY: frees the adopted connection's record. */
+static void adopted_destroy(struct http_server *srv, struct lws *wsi)
+{
+	struct http_adopted *a = lws_get_opaque_user_data(wsi);
+
+	/* h2 streams are children sharing the connection's record: only the network wsi owns it. */
+	if (!a || lws_get_network_wsi(wsi) != wsi)
+		return;
+	lws_set_opaque_user_data(wsi, NULL);
+	if (srv->adopting == a)
+		srv->adopting = NULL;
+	lws_dll2_remove(&a->list);
+	free(a);
+}
+
+static void tls_reload_now(struct http_server *srv)
+{
+	if (!srv->vh_tls)
+		return;
+	if (lws_tls_cert_updated(srv->ctx, srv->tls_cert, srv->tls_key, NULL, 0, NULL, 0))
+		log_warn("http: libwebsockets could not reload %s", srv->tls_cert);
+	else
+		log_info("http: HTTPS on the shared port uses the reloaded %s", srv->tls_cert);
+}
+
+void http_server_reload_tls(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	atomic_store(&srv->tls_reload, true);
+	lws_cancel_service(srv->ctx);
+}
+
 /* ---- the HTTP protocol: REST, metrics, static files, upgrade checks ---- */
 
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -109,7 +243,13 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		srv = http__server(wsi);
 		if (atomic_load(&srv->stop_requested) && !srv->stopping)
 			stop_begin(srv);
+		if (atomic_exchange(&srv->tls_reload, false))
+			tls_reload_now(srv);
+		adopt_queued(srv);
 		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		adopted_destroy(http__server(wsi), wsi);
+		break;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		/* Called on this protocol (protocols[0]) before any mount or subprotocol is chosen:
 		 * the one place where an upgrade can still be answered with a plain HTTP status. */
@@ -280,6 +420,8 @@ int http_server_create(struct http_server **out, const struct config *cfg,
 	srv->cfg = cfg;
 	srv->turn = turn;
 	atomic_init(&srv->stop_requested, false);
+	atomic_init(&srv->tls_reload, false);
+	pthread_mutex_init(&srv->adopt_lock, NULL);
 	ice_host_init(srv);
 	tables_init(srv);
 
@@ -308,7 +450,8 @@ int http_server_create(struct http_server **out, const struct config *cfg,
 	 * so IPv4 listen addresses get an IPv4-only vhost, where the literal is honoured. */
 	addr_ip_str(ls, srv->iface);
 	info.iface = srv->iface;
-	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+	/* The shared port's HTTPS vhost (http_server_tls) needs OpenSSL set up for lws. */
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	if (ls->ss_family == AF_INET)
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.protocols = srv->protocols;
@@ -324,6 +467,7 @@ int http_server_create(struct http_server **out, const struct config *cfg,
 		err = -EIO;
 		goto out;
 	}
+	srv->vh_plain = lws_get_vhost_by_name(srv->ctx, "default");
 	log_info("http: listening on %s port %u, static files from %s", srv->iface, info.port,
 		 cfg->http.html_dir);
 out:
@@ -332,6 +476,45 @@ out:
 		return err;
 	}
 	*out = srv;
+	return 0;
+}
+
+int http_server_tls(struct http_server *srv, const char *cert, const char *key)
+{
+	struct lws_context_creation_info info;
+
+	if (!srv || !cert || !key || srv->vh_tls)
+		return -EINVAL;
+	if (snprintf(srv->tls_cert, sizeof(srv->tls_cert), "%s", cert) >= (int)sizeof(srv->tls_cert) ||
+	    snprintf(srv->tls_key, sizeof(srv->tls_key), "%s", key) >= (int)sizeof(srv->tls_key))
+		return -ENAMETOOLONG;
+	memset(&info, 0, sizeof(info));
+	info.vhost_name = "tls";
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.protocols = srv->protocols;
+	info.mounts = srv->mounts;
+	info.headers = srv->headers;
+	info.retry_and_idle_policy = &srv->retry;
+	info.ssl_cert_filepath = srv->tls_cert;
+	info.ssl_private_key_filepath = srv->tls_key;
+	/* As src/core/tls.c: TLS 1.2 and up, forward secret AEAD suites for 1.2. */
+	info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 |
+			       SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION;
+	info.ssl_cipher_list = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+			       "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+			       "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+	/* HTTP/1.1 only: the routes and the signaling WebSocket are tested on it, and a call page
+	 * makes a handful of requests. */
+	info.alpn = "http/1.1";
+	srv->vh_tls = lws_create_vhost(srv->ctx, &info);
+	if (!srv->vh_tls) {
+		log_err("http: libwebsockets cannot serve HTTPS with %s and %s", cert, key);
+		return -EIO;
+	}
+	if (srv->cfg->mux.n_listen)
+		srv->mux_port = addr_port(&srv->cfg->mux.listens[0]);
+	log_info("http: HTTPS and WSS on the shared port with %s", cert);
 	return 0;
 }
 
@@ -357,6 +540,17 @@ void http_server_destroy(struct http_server *srv)
 	if (!srv)
 		return;
 	srv->destroying = true;
+	/* Connections still queued for adoption are closed; later http_server_adopt() calls fail. */
+	pthread_mutex_lock(&srv->adopt_lock);
+	srv->adopt_closed = true;
+	while (srv->adopt_queue.head) {
+		struct http_adopted *a = lws_container_of(srv->adopt_queue.head,
+							  struct http_adopted, list);
+		lws_dll2_remove(&a->list);
+		close(a->fd);
+		free(a);
+	}
+	pthread_mutex_unlock(&srv->adopt_lock);
 	if (srv->ctx) {
 		lws_sul_cancel(&srv->expire_sul);
 		lws_sul_cancel(&srv->drain_sul);
@@ -364,6 +558,14 @@ void http_server_destroy(struct http_server *srv)
 		 * nothing and leaves the rooms to signal_hub_destroy(). */
 		lws_context_destroy(srv->ctx);
 	}
+	/* lws destroyed every wsi, and with it every adopted record; this is the backstop. */
+	while (srv->adopted.head) {
+		struct http_adopted *a = lws_container_of(srv->adopted.head, struct http_adopted,
+							  list);
+		lws_dll2_remove(&a->list);
+		free(a);
+	}
+	pthread_mutex_destroy(&srv->adopt_lock);
 	signal_hub_destroy(srv->hub);
 	free(srv);
 }
