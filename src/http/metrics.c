@@ -101,6 +101,23 @@ char *http__metrics_render(struct http_server *srv, size_t *len)
 		       "Datagrams dropped as malformed.", c.malformed);
 		metric(&b, "tincan_turn_port_exhausted_total", "counter",
 		       "Allocations refused for lack of relay ports (508).", c.port_exhausted);
+		metric(&b, "tincan_turn_unauth_dropped_total", "counter",
+		       "Answers to unauthenticated requests not sent (turn.unauth_rate).",
+		       c.unauth_dropped);
+		metric(&b, "tincan_turn_peer_denied_total", "counter",
+		       "Permissions refused and Send indications dropped for a denied peer address.",
+		       c.peer_denied);
+		metric(&b, "tincan_turn_quota_exceeded_total", "counter",
+		       "Allocations refused by a user's quota (486, turn.user_quota).",
+		       c.quota_exceeded);
+		metric(&b, "tincan_turn_capacity_exceeded_total", "counter",
+		       "Allocations refused at turn.max_allocations (508).", c.capacity_exceeded);
+		metric(&b, "tincan_turn_bandwidth_dropped_total", "counter",
+		       "Datagrams dropped by the per-allocation bandwidth cap (turn.bandwidth).",
+		       c.bandwidth_dropped);
+		metric(&b, "tincan_turn_reservations", "gauge",
+		       "Relay ports reserved by EVEN-PORT (R bit) and not yet claimed.",
+		       c.reservations_now);
 	}
 	metric(&b, "tincan_rooms", "gauge", "Rooms that exist now.", signal_hub_rooms(srv->hub));
 	metric(&b, "tincan_participants", "gauge", "Participants connected by WebSocket now.",

@@ -278,7 +278,10 @@ test('GET /metrics from loopback is Prometheus text that parses', async () => {
   }
   for (const name of ['tincan_turn_allocations', 'tincan_turn_allocations_total',
     'tincan_turn_permissions', 'tincan_turn_channels', 'tincan_turn_auth_failures_total',
-    'tincan_turn_malformed_total', 'tincan_turn_port_exhausted_total', 'tincan_rooms',
+    'tincan_turn_malformed_total', 'tincan_turn_port_exhausted_total',
+    'tincan_turn_unauth_dropped_total', 'tincan_turn_peer_denied_total',
+    'tincan_turn_quota_exceeded_total', 'tincan_turn_capacity_exceeded_total',
+    'tincan_turn_bandwidth_dropped_total', 'tincan_turn_reservations', 'tincan_rooms',
     'tincan_participants']) {
     assert.ok(samples.has(name), name);
   }
