@@ -83,10 +83,12 @@ uclient() { # LABEL ARGS...
 	fi
 	timeout 60 turnutils_uclient -y -t "$@" -u demo -w demo -m 4 -n 100 -l 120 -e 127.0.0.1 -r $((BASE + 98)) \
 		-p $MUX 127.0.0.1 >"$out" 2>&1
-	local lost
+	local lost sent recvd
 	lost=$(sed -n 's/.*Total lost packets \([0-9]*\).*/\1/p' "$out" | tail -n 1)
-	echo "turnutils_uclient $label: $(grep -E 'Total (transmit|lost|send|receive)' "$out" | tr -s ' ' | tr '\n' ';')"
-	[ "${lost:-x}" = 0 ] && grep -q 'Total send' "$out"
+	sent=$(sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\)$/\1/p' "$out" | tail -n 1)
+	recvd=$(sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\)$/\2/p' "$out" | tail -n 1)
+	echo "turnutils_uclient $label: sent ${sent:-?} received ${recvd:-?} lost ${lost:-?}"
+	[ "${lost:-x}" = 0 ] && [ "${sent:-0}" -gt 0 ] && [ "$sent" = "$recvd" ]
 	result "turnutils_uclient $label (0 loss)" $?
 }
 if [ $turn_streams = 1 ] && command -v turnutils_peer >/dev/null; then

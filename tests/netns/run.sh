@@ -237,6 +237,18 @@ PY
 if [ -n "${NETNS_DEBUG:-}" ]; then scenario_rules open; eval "$NETNS_DEBUG"; exit 0; fi
 
 passed=0 failed=0 skipped=0
+# /metrics is for loopback clients only; a remote client gets 403 on both TLS paths of the shared
+# port, also on the one where lws sees the socketpair tincand proxies through (no ALPN).
+scenario_rules open
+m1=$(ip netns exec $NS_A curl -sS -o /dev/null -w '%{http_code}' --cacert "$WORK/ca/ca.pem" \
+	--resolve "$HOSTNAME_TEST:443:$BOX" "https://$HOSTNAME_TEST/metrics")
+m2=$(ip netns exec $NS_A curl -sS -o /dev/null -w '%{http_code}' --no-alpn --cacert "$WORK/ca/ca.pem" \
+	--resolve "$HOSTNAME_TEST:443:$BOX" "https://$HOSTNAME_TEST/metrics")
+if [ "$m1" = 403 ] && [ "$m2" = 403 ]; then
+	echo "ok   /metrics from a client namespace: 403 with ALPN and without (proxied)"; passed=$((passed + 1))
+else
+	echo "FAIL /metrics from a client namespace: $m1 with ALPN, $m2 without (want 403, 403)"; failed=$((failed + 1))
+fi
 for sc in ${NETNS_SCENARIOS:-open no-udp only-443}; do
 	echo "=== scenario $sc"
 	scenario_rules $sc || { failed=$((failed + 1)); continue; }
