@@ -75,6 +75,25 @@ TINCAN_MUX_HOST=127.0.0.1 TINCAN_MUX_PORT=$MUX TINCAN_MUX_CA=$ca TINCAN_MUX_TIME
 	TINCAN_MUX_PER_IP=8 TINCAN_TURN_STREAMS=$turn_streams node --test "$stage/mux/mux.test.mjs"
 result mux.test.mjs $?
 
+# 1b. mux.redirect_http = false: plain HTTP on the shared port is served like on http.listen (a
+# second tincand, base BASE+50).
+conf2=$(tincan_conf $((BASE + 50))) || exit 99
+dir2=$(dirname "$conf2")
+sed -i "s|^http = {|tls = { state_dir = \"$dir2/state\"; };\nmux = {\n  listen = \"127.0.0.1:$((BASE + 52))\";\n  redirect_http = false;\n};\nhttp = {|" "$conf2"
+MAIN_PID=$TINCAND_PID
+if start_tincand "$conf2"; then
+	h=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$((BASE + 52))/api/health")
+	m=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$((BASE + 52))/metrics")
+	echo "redirect_http = false: GET /api/health $h, GET /metrics (loopback) $m"
+	[ "$h" = 200 ] && [ "$m" = 200 ]
+	result "plain HTTP served on the shared port (redirect_http = false)" $?
+	stop_tincand || result "tincand with redirect_http = false stops cleanly" 1
+	rm -rf "$dir2"
+else
+	result "tincand with redirect_http = false starts" 1
+fi
+TINCAND_PID=$MAIN_PID
+
 # 2. turnutils_uclient through the shared port: TCP, then TLS (no ALPN: tincand terminates it).
 uclient() { # LABEL ARGS...
 	local label=$1 out="$dir/uclient-$1.log"; shift
