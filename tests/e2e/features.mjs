@@ -104,8 +104,11 @@ await scenario('features', async (browser) => {
     const f2 = (await b.evaluate(() => window.tincan.stats())).framesDecoded;
     check('screen: B sees "sharing screen" and keeps decoding', f2 > f1, `${f1} -> ${f2}`);
     await tid(a, 'toggle-screen').click();
+    // replaceTrack is asynchronous: wait (bounded) for the camera track to be back on the sender.
+    const back = await a.waitForFunction((label) => window.tincan.senders()
+      .find((s) => s.kind === 'video')?.label === label, vb, { timeout: 5000 }).then(() => true, () => false);
     const after = await a.evaluate(() => window.tincan.senders());
-    check('screen: stop puts the camera back', after.find((s) => s.kind === 'video')?.label === vb);
+    check('screen: stop puts the camera back', back, `video sender: ${after.find((s) => s.kind === 'video')?.label}`);
   });
 
   await section('devices', async () => {
