@@ -64,6 +64,14 @@ struct config {
 							* as the relay ports allow */
 		unsigned bandwidth;                    /* kbit/s per allocation and direction;
 							* 0 = unlimited */
+		/* TURN over TCP and over TLS on their own ports (3478 and 5349 by default), each
+		 * off while its n_* is 0. */
+		struct sockaddr_storage tcp_listens[CONFIG_LISTEN_MAX];
+		size_t n_tcp_listen;
+		struct sockaddr_storage tls_listens[CONFIG_LISTEN_MAX];
+		size_t n_tls_listen;
+		unsigned max_connections;              /* TCP and TLS client connections at once;
+							* 0 (a hand-made config) = no limit */
 	} turn;
 
 	struct {

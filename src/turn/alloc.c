@@ -1,7 +1,8 @@
 /*
  * alloc: TURN allocations, permissions and channels (RFC 8656 §7, §9, §12), and the relay port pool.
  *
- * Ownership is a tree: a worker owns its allocations; an allocation owns its relay sockets (one per
+ * Ownership is a tree: a worker owns its allocations (one made on a TCP or TLS connection is
+ * deleted with it, stream.c); an allocation owns its relay sockets (one per
  * family it holds) with their read events, its lifetime timer, its permissions and its channels;
  * each permission and channel owns its own timer. Destroying a node destroys its subtree and cancels every timer in it, so an expiry is
  * one call and turn_server_stop is one loop over the allocations.
@@ -530,23 +531,36 @@ static void alloc_expired(evutil_socket_t fd, short what, void *arg)
 	turn_alloc_destroy(al);
 }
 
-static void tuple_set(struct turn_5tuple *t, const struct turn_listener *lis,
-		      const struct sockaddr_storage *client)
+static void tuple_set(struct turn_5tuple *t, const struct turn_client *cl)
 {
 	memset(t, 0, sizeof(*t));
-	turn_key_set(&t->client, client, true);
-	t->listener = lis->idx;
+	turn_key_set(&t->client, cl->addr, true);
+	t->via = cl->conn ? TURN_VIA_STREAM | cl->conn->serial : cl->lis->idx;
 }
 
-struct turn_alloc *turn_alloc_find(struct turn_worker *w, const struct turn_listener *lis,
-				   const struct sockaddr_storage *client)
+struct turn_alloc *turn_alloc_find(const struct turn_client *cl)
 {
 	struct turn_5tuple t;
 	struct turn_alloc *al;
 
-	tuple_set(&t, lis, client);
-	HASH_FIND(hh, w->allocs, &t, sizeof(t), al);
+	if (cl->conn)
+		return cl->conn->al;
+	tuple_set(&t, cl);
+	HASH_FIND(hh, cl->w->allocs, &t, sizeof(t), al);
 	return al;
+}
+
+/* "udp", "tcp" or "tls" and the server side of @al's 5-tuple, for log lines. */
+static const char *alloc_via(const struct turn_alloc *al, char buf[ADDR_STRLEN + 8])
+{
+	char a[ADDR_STRLEN];
+
+	if (al->conn)
+		snprintf(buf, ADDR_STRLEN + 8, "%s %s", addr_str(&al->conn->local, a),
+			 al->conn->ssl ? "tls" : "tcp");
+	else
+		snprintf(buf, ADDR_STRLEN + 8, "%s udp", addr_str(&al->lis->local, a));
+	return buf;
 }
 
 void turn_alloc_refresh(struct turn_alloc *al, uint32_t seconds)
@@ -701,10 +715,10 @@ int turn_alloc_create(struct turn_alloc **out, struct turn_worker *w,
 	struct turn_resv *rv = NULL;
 	struct sockaddr_storage raddr = { 0 };
 	struct turn_ports *rpool = NULL;
-	char ca[ADDR_STRLEN], sa[ADDR_STRLEN], ra[2 * ADDR_STRLEN + 2];
+	char ca[ADDR_STRLEN], sa[ADDR_STRLEN + 8], ra[2 * ADDR_STRLEN + 2];
 	int err = 0, fam, rfd = -1;
 
-	if (!out || !w || !rq || !rq->client || !rq->lis || !rq->user || !rq->lifetime ||
+	if (!out || !w || !rq || !rq->client || !rq->user || !rq->lifetime ||
 	    (rq->family != AF_INET && rq->family != AF_INET6) || (rq->reserve && !token))
 		return -EINVAL;
 	cfg = w->srv->cfg;
@@ -739,9 +753,10 @@ int turn_alloc_create(struct turn_alloc **out, struct turn_worker *w,
 		goto out;
 	}
 	al->w = w;
-	al->lis = rq->lis;
-	al->client = *rq->client;
-	tuple_set(&al->key, rq->lis, rq->client);
+	al->lis = rq->client->lis;
+	al->conn = rq->client->conn;
+	al->client = *rq->client->addr;
+	tuple_set(&al->key, rq->client);
 	snprintf(al->user, sizeof(al->user), "%s", rq->user);
 	for (int f = 0; f < TURN_FAMILIES; f++)
 		al->relay[f].fd = -1;
@@ -788,11 +803,13 @@ out:
 		return err;
 	}
 	HASH_ADD(hh, w->allocs, key, sizeof(al->key), al);
+	if (al->conn)
+		turn_conn_attach(al->conn, al);
 	TURN_CTR_ADD(w->srv, allocations_now, 1);
 	TURN_CTR_ADD(w->srv, allocations_total, 1);
-	log_info("turn: allocation created: %s -> %s udp, user %s, relayed %s, lifetime %u s",
-		 addr_str(&al->client, ca), addr_str(&al->lis->local, sa), al->user,
-		 relays_str(al, ra), rq->lifetime);
+	log_info("turn: allocation created: %s -> %s, user %s, relayed %s, lifetime %u s",
+		 addr_str(&al->client, ca), alloc_via(al, sa), al->user, relays_str(al, ra),
+		 rq->lifetime);
 	*out = al;
 	return 0;
 }
@@ -817,11 +834,13 @@ void turn_alloc_destroy(struct turn_alloc *al)
 	struct turn_perm *p, *ptmp;
 	struct turn_chan *c, *ctmp;
 	struct turn_worker *w;
-	char ca[ADDR_STRLEN], sa[ADDR_STRLEN], ra[2 * ADDR_STRLEN + 2];
+	char ca[ADDR_STRLEN], sa[ADDR_STRLEN + 8], ra[2 * ADDR_STRLEN + 2];
 
 	if (!al)
 		return;
 	w = al->w;
+	if (al->conn)
+		turn_conn_detach(al->conn);
 	HASH_ITER(hh, al->perms, p, ptmp)
 		perm_destroy(p);
 	HASH_ITER(hh_num, al->chans_num, c, ctmp)
@@ -833,9 +852,9 @@ void turn_alloc_destroy(struct turn_alloc *al)
 	event_free(al->timer);
 	quota_give(w->srv, al->user);
 	TURN_CTR_SUB(w->srv, allocations_now, 1);
-	log_info("turn: allocation deleted: %s -> %s udp, user %s, relayed %s; to peers %llu pkts "
+	log_info("turn: allocation deleted: %s -> %s, user %s, relayed %s; to peers %llu pkts "
 		 "%llu bytes, to client %llu pkts %llu bytes",
-		 addr_str(&al->client, ca), addr_str(&al->lis->local, sa), al->user, ra,
+		 addr_str(&al->client, ca), alloc_via(al, sa), al->user, ra,
 		 (unsigned long long)al->pkts_out, (unsigned long long)al->bytes_out,
 		 (unsigned long long)al->pkts_in, (unsigned long long)al->bytes_in);
 	free(al);

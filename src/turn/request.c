@@ -15,7 +15,10 @@
  * only if the request had one) and pass the per-source limiter (turn_unauth_admit). They can still
  * be larger than the request: a 20-byte Binding request has a 32-byte answer and a 28-byte first
  * Allocate a 108-byte 401 (REALM, NONCE, PASSWORD-ALGORITHMS are mandatory), so the limiter is
- * what bounds the bytes any one address can be sent.
+ * what bounds the bytes any one address can be sent. Over TCP and TLS the handshake proves the
+ * address, so nothing is amplified there; the limiter applies all the same (one budget per source
+ * across transports), so that a source cannot get around it by switching to TCP. A stream client
+ * whose answer the limiter drops does not retransmit: it times out (RFC 8489 §6.2.2).
  * Once a request is authenticated every answer to it, error or success, carries SOFTWARE and the
  * integrity attribute the client used (MESSAGE-INTEGRITY, or MESSAGE-INTEGRITY-SHA256 if it spoke
  * RFC 8489's password algorithms, §9.2.4), and FINGERPRINT if the request had one.
@@ -42,9 +45,9 @@ static const uint8_t password_algorithms[8] = {
 /* One request being answered. */
 struct req {
 	struct turn_worker *w;
-	struct turn_listener *lis;       /* it came in on: answers go out on it */
+	const struct turn_client *cl;    /* it came from: answers go back there */
 	struct turn_server *srv;
-	const struct sockaddr_storage *from;
+	const struct sockaddr_storage *from; /* cl->addr */
 	const struct stun_msg *m;
 	bool authed;                     /* key is valid: answers carry integrity and SOFTWARE */
 	bool sha256;                     /* ...MESSAGE-INTEGRITY-SHA256 rather than MESSAGE-INTEGRITY */
@@ -109,7 +112,7 @@ static int reply_send(struct req *r, struct stun_builder *b, size_t *len)
 		TURN_CTR_ADD(r->srv, unauth_dropped, 1);
 		return -EAGAIN;
 	}
-	turn_send_client(r->lis, r->from, b->buf, n);
+	turn_client_send(r->cl, b->buf, n);
 	TURN_CTR_ADD(r->srv, requests, 1);
 	if (len)
 		*len = n;
@@ -327,7 +330,7 @@ static void on_allocate(struct req *r, struct turn_alloc *al)
 	const struct stun_msg *m = r->m;
 	const struct config *cfg = r->srv->cfg;
 	const struct stun_attr *a, *even, *token;
-	struct turn_alloc_req rq = { .client = r->from, .lis = r->lis, .user = r->user };
+	struct turn_alloc_req rq = { .client = r->cl, .user = r->user };
 	struct stun_builder b;
 	uint8_t rtoken[TURN_TOKEN_LEN];
 	uint32_t v;
@@ -339,7 +342,7 @@ static void on_allocate(struct req *r, struct turn_alloc *al)
 	if (al) {
 		if (memcmp(al->tid, m->tid, STUN_TID_LEN) == 0 && strcmp(al->user, r->user) == 0 &&
 		    al->resp_len) {
-			turn_send_client(r->lis, r->from, al->resp, al->resp_len);
+			turn_client_send(r->cl, al->resp, al->resp_len);
 			TURN_CTR_ADD(r->srv, requests, 1);
 		} else {
 			reply_error(r, 437);
@@ -601,7 +604,7 @@ static void on_send(struct req *r)
 
 	if (m->n_unknown)
 		return; /* RFC 8489 §6.3.2: an indication with unknown required attributes is dropped */
-	al = turn_alloc_find(r->w, r->lis, r->from);
+	al = turn_alloc_find(r->cl);
 	pa = stun_msg_attr(m, TURN_ATTR_XOR_PEER_ADDRESS);
 	data = stun_msg_attr(m, TURN_ATTR_DATA);
 	if (!al || !pa || !data || stun_attr_xor_addr(m, pa, &peer))
@@ -615,12 +618,11 @@ static void on_send(struct req *r)
 	turn_relay_send_indication(al, &peer, data->val, data->len);
 }
 
-void turn_request_handle(struct turn_listener *lis, const struct sockaddr_storage *from,
-			 const uint8_t *buf, size_t len)
+void turn_request_handle(const struct turn_client *cl, const uint8_t *buf, size_t len)
 {
-	struct turn_worker *w = lis->w;
+	struct turn_worker *w = cl->w;
 	struct stun_msg m;
-	struct req r = { .w = w, .lis = lis, .srv = w->srv, .from = from, .m = &m };
+	struct req r = { .w = w, .cl = cl, .srv = w->srv, .from = cl->addr, .m = &m };
 	struct turn_alloc *al;
 
 	if (stun_msg_parse(&m, buf, len)) {
@@ -650,7 +652,7 @@ void turn_request_handle(struct turn_listener *lis, const struct sockaddr_storag
 		return;
 	}
 
-	al = turn_alloc_find(w, lis, from);
+	al = turn_alloc_find(cl);
 	if (authenticate(&r, al))
 		return;
 	if (m.n_unknown) {

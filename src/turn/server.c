@@ -16,6 +16,10 @@
  *   (turn_relay_from_peer), each read top to bottom in one function: receive, look up (O(1) hash
  *   finds), check the permission, send. They allocate nothing: payloads stay in the worker's
  *   receive buffer, headers are written in front of them or into the worker's send buffer.
+ * - TCP and TLS clients (stream.c) are connections owned by the worker that accepted or adopted
+ *   them, as a UDP 5-tuple is. Their frames reach the same handlers; everything sent to a client
+ *   goes through turn_client_send / turn_alloc_send, which pick the listening socket or the
+ *   connection: one branch on the hot path, nothing else changes for UDP.
  * - Stopping: turn_server_stop activates each worker's stop event from the caller's thread (libevent
  *   is set up for pthreads), the worker breaks out of its loop, the caller joins it and then, with
  *   no thread left, frees every allocation.
@@ -62,12 +66,15 @@ static void evthread_init(void)
 
 /* ---- hot paths ---- */
 
-void turn_send_client(struct turn_listener *lis, const struct sockaddr_storage *to,
-		      const uint8_t *buf, size_t len)
+void turn_client_send(const struct turn_client *cl, const uint8_t *buf, size_t len)
 {
 	/* UDP: a full socket buffer or an unreachable client loses the datagram, as the network
-	 * would; the client retransmits requests. */
-	(void)sendto(lis->fd, buf, len, 0, (const struct sockaddr *)to, addr_len(to));
+	 * would; the client retransmits requests. A stream queues it. */
+	if (cl->conn)
+		(void)turn_conn_send(cl->conn, buf, len, false);
+	else
+		(void)sendto(cl->lis->fd, buf, len, 0, (const struct sockaddr *)cl->addr,
+			     addr_len(cl->addr));
 }
 
 /* A fresh transaction id for an indication: it only has to differ between messages. */
@@ -130,7 +137,7 @@ static void relay_icmp(struct turn_relay *r)
 		stun_build_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, &peer);
 		stun_build_attr(&b, TURN_ATTR_ICMP, icmp, sizeof(icmp));
 		if (stun_build_finish(&b, &outlen) == 0)
-			turn_send_client(al->lis, &al->client, w->sbuf, outlen);
+			(void)turn_alloc_send(al, w->sbuf, outlen, true);
 	}
 }
 
@@ -151,25 +158,21 @@ static ssize_t relay_send(struct turn_relay *r, const void *data, size_t len,
 	return n;
 }
 
-/* Client -> peer over a channel (RFC 8656 §12.6). */
-static void relay_channeldata(struct turn_listener *lis, const struct sockaddr_storage *from,
-			      const uint8_t *buf, size_t len)
+void turn_relay_channeldata(struct turn_worker *w, struct turn_alloc *al, const uint8_t *buf,
+			    size_t len)
 {
-	struct turn_worker *w = lis->w;
 	struct turn_server *srv = w->srv;
 	const uint8_t *data;
 	uint16_t num, dlen;
-	struct turn_alloc *al;
 	struct turn_chan *c;
 	struct turn_relay *r;
 
-	/* Frame: header, channel range and length; UDP may carry padding after the data. */
+	/* Frame: header, channel range and length; padding may follow the data. */
 	if (turn_channeldata_parse(buf, len, &num, &data, &dlen)) {
 		TURN_CTR_ADD(srv, malformed, 1);
 		return;
 	}
 	/* The allocation of this 5-tuple, and the channel: unknown or cooling -> silently dropped. */
-	al = turn_alloc_find(w, lis, from);
 	if (!al)
 		return;
 	c = turn_chan_find_num(al, num);
@@ -216,7 +219,8 @@ void turn_relay_send_indication(struct turn_alloc *al, const struct sockaddr_sto
 
 /* Peer -> client (RFC 8656 §11.3, §12.7): ChannelData if the peer has a live channel, else a Data
  * indication. The datagram is received TURN_CHANNELDATA_HDR bytes into the buffer so that the
- * ChannelData header is written in front of it without a copy. */
+ * ChannelData header is written in front of it (and padding behind it, on a stream) without a
+ * copy. */
 void turn_relay_from_peer(int fd, short what, void *arg)
 {
 	struct turn_relay *r = arg;
@@ -235,7 +239,7 @@ void turn_relay_from_peer(int fd, short what, void *arg)
 		ssize_t n;
 
 		/* Receive. */
-		n = recvfrom(fd, payload, sizeof(w->rbuf) - TURN_CHANNELDATA_HDR, 0,
+		n = recvfrom(fd, payload, sizeof(w->rbuf) - TURN_CHANNELDATA_HDR - 3, 0,
 			     (struct sockaddr *)&peer, &plen);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -258,6 +262,9 @@ void turn_relay_from_peer(int fd, short what, void *arg)
 			turn_channeldata_header(w->rbuf, c->num, (uint16_t)n);
 			out = w->rbuf;
 			outlen = (size_t)n + TURN_CHANNELDATA_HDR;
+			/* Over TCP and TLS, padded to a multiple of 4 (RFC 8656 §12.5). */
+			while (al->conn && outlen % 4)
+				w->rbuf[outlen++] = 0;
 		} else {
 			uint8_t tid[STUN_TID_LEN];
 
@@ -270,9 +277,8 @@ void turn_relay_from_peer(int fd, short what, void *arg)
 				continue; /* too big to frame as STUN */
 			out = w->sbuf;
 		}
-		/* Send from the listening socket: the client sees the 5-tuple it allocated on. */
-		if (sendto(al->lis->fd, out, outlen, 0, (const struct sockaddr *)&al->client,
-			   addr_len(&al->client)) < 0)
+		/* Send on the client's 5-tuple: from the listening socket, or on its connection. */
+		if (turn_alloc_send(al, out, outlen, true))
 			continue;
 		al->pkts_in++;
 		al->bytes_in += (uint64_t)n;
@@ -284,10 +290,12 @@ void turn_relay_from_peer(int fd, short what, void *arg)
 void turn_datagram_handle(struct turn_listener *lis, const struct sockaddr_storage *from,
 			  const uint8_t *buf, size_t len)
 {
+	struct turn_client cl = { .w = lis->w, .lis = lis, .addr = from };
+
 	if (len > 0 && buf[0] <= 0x3F)
-		turn_request_handle(lis, from, buf, len);
+		turn_request_handle(&cl, buf, len);
 	else if (len > 0 && buf[0] <= 0x7F)
-		relay_channeldata(lis, from, buf, len);
+		turn_relay_channeldata(lis->w, turn_alloc_find(&cl), buf, len);
 	else
 		TURN_CTR_ADD(lis->w->srv, malformed, 1);
 }
@@ -338,8 +346,8 @@ bool turn_self_ip(const struct turn_server *srv, const struct sockaddr_storage *
 	return false;
 }
 
-/* True if a datagram to @a would reach a socket this process listens on: a TURN listener or the
- * HTTP server (whose port is TCP, but a UDP service may share it). */
+/* True if a datagram to @a would reach a socket this process listens on: a TURN listener, or the
+ * TURN over TCP/TLS or HTTP server (whose ports are TCP, but a UDP service may share them). */
 static bool self_socket(const struct turn_server *srv, const struct sockaddr_storage *a)
 {
 	const struct sockaddr_storage *http = &srv->cfg->http.listen;
@@ -350,6 +358,10 @@ static bool self_socket(const struct turn_server *srv, const struct sockaddr_sto
 		for (unsigned l = 0; l < w->n_lis; l++)
 			if (addr_port(&w->lis[l].local) == port &&
 			    self_ip_match(srv, a, &w->lis[l].local))
+				return true;
+		for (unsigned l = 0; l < w->n_acc; l++)
+			if (addr_port(&w->acc[l].local) == port &&
+			    self_ip_match(srv, a, &w->acc[l].local))
 				return true;
 	}
 	return http->ss_family && addr_port(http) == port && self_ip_match(srv, a, http);
@@ -425,6 +437,10 @@ static int self_collect(struct turn_server *srv)
 		err = self_add(srv, &cfg->turn.external_ip);
 	for (size_t i = 0; i < cfg->turn.n_listen && !err; i++)
 		err = self_add(srv, &cfg->turn.listens[i]);
+	for (size_t i = 0; i < cfg->turn.n_tcp_listen && !err; i++)
+		err = self_add(srv, &cfg->turn.tcp_listens[i]);
+	for (size_t i = 0; i < cfg->turn.n_tls_listen && !err; i++)
+		err = self_add(srv, &cfg->turn.tls_listens[i]);
 	return err;
 }
 
@@ -624,6 +640,7 @@ static void worker_free(struct turn_worker *w)
 
 	if (!w)
 		return;
+	turn_streams_free(w); /* each connection deletes its allocation with it */
 	HASH_ITER(hh, w->allocs, al, tmp)
 		turn_alloc_destroy(al);
 	for (unsigned i = 0; i < w->n_lis; i++) {
@@ -651,6 +668,7 @@ static void worker_free(struct turn_worker *w)
 		}
 	}
 	pthread_mutex_destroy(&w->revoke_lock);
+	pthread_mutex_destroy(&w->adopt_lock);
 	if (w->base)
 		event_base_free(w->base);
 	for (int f = 0; f < TURN_FAMILIES; f++)
@@ -658,10 +676,17 @@ static void worker_free(struct turn_worker *w)
 	free(w);
 }
 
-/* Creates worker @idx listening on the @n addresses @listen and owning relay ports [@lo, @hi]
- * on each relay address. */
+/* The listening addresses of a worker: UDP, TCP and TLS. */
+struct listen_set {
+	struct sockaddr_storage udp[CONFIG_LISTEN_MAX], tcp[CONFIG_LISTEN_MAX],
+				tls[CONFIG_LISTEN_MAX];
+	size_t n_udp, n_tcp, n_tls;
+};
+
+/* Creates worker @idx listening on the addresses @ls and owning relay ports [@lo, @hi] on each
+ * relay address. */
 static int worker_create(struct turn_worker **out, struct turn_server *srv, unsigned idx,
-			 const struct sockaddr_storage *listen, size_t n, uint16_t lo, uint16_t hi)
+			 const struct listen_set *ls, uint16_t lo, uint16_t hi)
 {
 	struct turn_worker *w;
 	uint32_t seed = 0;
@@ -675,6 +700,7 @@ static int worker_create(struct turn_worker **out, struct turn_server *srv, unsi
 	for (size_t i = 0; i < CONFIG_LISTEN_MAX; i++)
 		w->lis[i].fd = -1;
 	pthread_mutex_init(&w->revoke_lock, NULL);
+	pthread_mutex_init(&w->adopt_lock, NULL);
 
 	if (RAND_bytes((unsigned char *)&seed, sizeof(seed)) != 1 ||
 	    RAND_bytes((unsigned char *)&w->limit_seed, sizeof(w->limit_seed)) != 1) {
@@ -691,18 +717,18 @@ static int worker_create(struct turn_worker **out, struct turn_server *srv, unsi
 		err = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < ls->n_udp; i++) {
 		struct turn_listener *l = &w->lis[i];
 
 		l->w = w;
 		l->idx = (unsigned)i;
-		l->fd = listen_socket(&listen[i], srv->n_workers > 1, &l->local);
+		l->fd = listen_socket(&ls->udp[i], srv->n_workers > 1, &l->local);
 		w->n_lis = (unsigned)i + 1;
 		if (l->fd < 0) {
 			char la[ADDR_STRLEN];
 
 			err = l->fd;
-			log_err("turn: cannot listen on %s: %s", addr_str(&listen[i], la),
+			log_err("turn: cannot listen on %s: %s", addr_str(&ls->udp[i], la),
 				strerror(-err));
 			goto out;
 		}
@@ -712,6 +738,9 @@ static int worker_create(struct turn_worker **out, struct turn_server *srv, unsi
 			goto out;
 		}
 	}
+	err = turn_streams_init(w, ls->tcp, ls->n_tcp, ls->tls, ls->n_tls);
+	if (err)
+		goto out;
 	w->stop = event_new(w->base, -1, 0, on_stop, w);
 	w->tick = event_new(w->base, -1, EV_PERSIST, on_tick, w);
 	w->revoke_ev = event_new(w->base, -1, 0, on_revoke, w);
@@ -734,10 +763,10 @@ out:
 static int server_open(struct turn_server **out, const struct config *cfg, bool threads)
 {
 	struct turn_server *srv = NULL;
-	struct sockaddr_storage listen[CONFIG_LISTEN_MAX];
+	struct listen_set ls = { .n_tcp = cfg ? cfg->turn.n_tcp_listen : 0,
+				 .n_tls = cfg ? cfg->turn.n_tls_listen : 0 };
 	char la[ADDR_STRLEN], r4[ADDR_STRLEN], r6[ADDR_STRLEN];
 	unsigned n, span, per;
-	size_t n_listen;
 	int err = 0;
 
 	if (!out || !cfg)
@@ -751,11 +780,14 @@ static int server_open(struct turn_server **out, const struct config *cfg, bool 
 		return -EINVAL;
 	}
 	/* A hand-made config (tests) may fill only listen: take it as the list. */
-	n_listen = cfg->turn.n_listen ? cfg->turn.n_listen : 1;
-	if (n_listen > CONFIG_LISTEN_MAX)
+	ls.n_udp = cfg->turn.n_listen ? cfg->turn.n_listen : 1;
+	if (ls.n_udp > CONFIG_LISTEN_MAX || ls.n_tcp > CONFIG_LISTEN_MAX ||
+	    ls.n_tls > CONFIG_LISTEN_MAX)
 		return -EINVAL;
-	memcpy(listen, cfg->turn.n_listen ? cfg->turn.listens : &cfg->turn.listen,
-	       n_listen * sizeof(listen[0]));
+	memcpy(ls.udp, cfg->turn.n_listen ? cfg->turn.listens : &cfg->turn.listen,
+	       ls.n_udp * sizeof(ls.udp[0]));
+	memcpy(ls.tcp, cfg->turn.tcp_listens, ls.n_tcp * sizeof(ls.tcp[0]));
+	memcpy(ls.tls, cfg->turn.tls_listens, ls.n_tls * sizeof(ls.tls[0]));
 	if (cfg->turn.relay_v4.ss_family != AF_INET && cfg->turn.relay_v6.ss_family != AF_INET6) {
 		log_err("turn: no relay address");
 		return -EINVAL;
@@ -769,10 +801,12 @@ static int server_open(struct turn_server **out, const struct config *cfg, bool 
 		return -ENOMEM;
 	srv->cfg = cfg;
 	srv->n_workers = n;
+	atomic_init(&srv->tls, NULL);
 	pthread_mutex_init(&srv->quota_lock, NULL);
 	pthread_mutex_init(&srv->resv_lock, NULL);
 	atomic_init(&srv->nonce_lifetime, TURN_NONCE_LIFETIME);
 	atomic_init(&srv->resv_lifetime, TURN_RESERVATION_LIFETIME);
+	atomic_init(&srv->stream_idle, TURN_STREAM_IDLE);
 	if (RAND_bytes(srv->nonce_key, sizeof(srv->nonce_key)) != 1) {
 		err = -EIO;
 		goto out;
@@ -795,12 +829,18 @@ static int server_open(struct turn_server **out, const struct config *cfg, bool 
 	for (unsigned i = 0; i < n; i++) {
 		uint16_t lo = (uint16_t)(cfg->turn.relay_port_min + i * per);
 		uint16_t hi = i + 1 == n ? cfg->turn.relay_port_max : (uint16_t)(lo + per - 1);
+		struct turn_worker *w;
 
-		err = worker_create(&srv->workers[i], srv, i, listen, n_listen, lo, hi);
+		err = worker_create(&srv->workers[i], srv, i, &ls, lo, hi);
 		if (err)
 			goto out;
-		for (size_t l = 0; l < n_listen; l++)
-			addr_set_port(&listen[l], addr_port(&srv->workers[i]->lis[l].local));
+		w = srv->workers[i];
+		for (size_t l = 0; l < ls.n_udp; l++)
+			addr_set_port(&ls.udp[l], addr_port(&w->lis[l].local));
+		for (size_t l = 0; l < ls.n_tcp; l++)
+			addr_set_port(&ls.tcp[l], addr_port(&w->acc[l].local));
+		for (size_t l = 0; l < ls.n_tls; l++)
+			addr_set_port(&ls.tls[l], addr_port(&w->acc[ls.n_tcp + l].local));
 	}
 	for (unsigned i = 0; threads && i < n; i++) {
 		struct turn_worker *w = srv->workers[i];
@@ -812,12 +852,15 @@ static int server_open(struct turn_server **out, const struct config *cfg, bool 
 
 out:
 	if (err) {
-		log_err("turn: cannot start on %s: %s", addr_str(&listen[0], la), strerror(-err));
+		log_err("turn: cannot start on %s: %s", addr_str(&ls.udp[0], la), strerror(-err));
 		turn_server_stop(srv);
 		return err;
 	}
-	for (size_t l = 0; l < n_listen; l++)
+	for (size_t l = 0; l < ls.n_udp; l++)
 		log_info("turn: listening on %s udp", addr_str(&srv->workers[0]->lis[l].local, la));
+	for (unsigned l = 0; l < srv->workers[0]->n_acc; l++)
+		log_info("turn: listening on %s %s", addr_str(&srv->workers[0]->acc[l].local, la),
+			 srv->workers[0]->acc[l].tls ? "tls" : "tcp");
 	log_info("turn: %u worker(s), relaying on %s%s%s ports %u-%u", n,
 		 cfg->turn.relay_v4.ss_family ? addr_ip_str(&cfg->turn.relay_v4, r4) : "",
 		 cfg->turn.relay_v4.ss_family && cfg->turn.relay_v6.ss_family ? " and " : "",
@@ -843,7 +886,13 @@ void turn_server_stop(struct turn_server *srv)
 		return;
 	for (unsigned i = 0; srv->workers && i < srv->n_workers; i++) {
 		struct turn_worker *w = srv->workers[i];
-		if (w && w->running)
+		if (!w)
+			continue;
+		/* No connection is adopted from now on (turn_server_adopt_stream: -ESHUTDOWN). */
+		pthread_mutex_lock(&w->adopt_lock);
+		w->adopt_closed = true;
+		pthread_mutex_unlock(&w->adopt_lock);
+		if (w->running)
 			event_active(w->stop, EV_READ, 0);
 	}
 	for (unsigned i = 0; srv->workers && i < srv->n_workers; i++) {
@@ -891,7 +940,17 @@ void turn_server_counters(const struct turn_server *srv, struct turn_counters *o
 	CTR_COPY(capacity_exceeded);
 	CTR_COPY(bandwidth_dropped);
 	CTR_COPY(reservations_now);
+	CTR_COPY(streams_now);
+	CTR_COPY(streams_total);
+	CTR_COPY(streams_refused);
+	CTR_COPY(stream_dropped);
 #undef CTR_COPY
+}
+
+void turn_server_set_tls(struct turn_server *srv, struct tls_server *tls)
+{
+	if (srv)
+		atomic_store_explicit(&srv->tls, tls, memory_order_release);
 }
 
 void turn_server_set_nonce_lifetime(struct turn_server *srv, unsigned seconds)
@@ -902,4 +961,9 @@ void turn_server_set_nonce_lifetime(struct turn_server *srv, unsigned seconds)
 void turn_server_set_reservation_lifetime(struct turn_server *srv, unsigned seconds)
 {
 	atomic_store_explicit(&srv->resv_lifetime, seconds, memory_order_relaxed);
+}
+
+void turn_server_set_stream_idle(struct turn_server *srv, unsigned seconds)
+{
+	atomic_store_explicit(&srv->stream_idle, seconds, memory_order_relaxed);
 }

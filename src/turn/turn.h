@@ -1,5 +1,6 @@
 /*
- * turn: the TURN relay (RFC 8656 over UDP, with STUN Binding per RFC 8489).
+ * turn: the TURN relay (RFC 8656 over UDP, TCP and TLS, with STUN Binding per RFC 8489; relayed
+ * transport UDP).
  *
  * The relay runs on its own libevent worker thread(s); nothing here touches libwebsockets. It shares
  * with the rest of the process only the read-only config (including the credential secret) and the
@@ -41,6 +42,11 @@ struct turn_counters {
 	uint64_t capacity_exceeded;  /* 508 answers: turn.max_allocations reached */
 	uint64_t bandwidth_dropped;  /* datagrams dropped by the per-allocation turn.bandwidth cap */
 	uint64_t reservations_now;   /* ports reserved by EVEN-PORT R=1, waiting for their token */
+	uint64_t streams_now;        /* TCP and TLS client connections open now */
+	uint64_t streams_total;
+	uint64_t streams_refused;    /* connections closed at once: turn.max_connections reached */
+	uint64_t stream_dropped;     /* messages from peers dropped: the client's connection had
+				      * TURN_STREAM_OUT_SOFT bytes waiting (a slow reader) */
 };
 
 /* Binds the listening and starts the worker thread(s). @cfg must outlive the server.
@@ -53,6 +59,13 @@ void turn_server_stop(struct turn_server *srv);
 
 /* Copies the counters. Callable from any thread while the server runs. */
 void turn_server_counters(const struct turn_server *srv, struct turn_counters *out);
+
+struct tls_server;
+
+/* Gives TURN over TLS (turn.tls_listen) its certificate: new connections take tls_server_ctx(@tls).
+ * Until it is called, a connection accepted on a TLS listener is closed at once. Callable from any
+ * thread; @tls must outlive the server (or be replaced by another call first). */
+void turn_server_set_tls(struct turn_server *srv, struct tls_server *tls);
 
 /*
  * Revokes the TURN credentials of room participant @participant_id (the id in the TURN REST

@@ -1,7 +1,8 @@
 /*
  * turn_priv: the relay's private structures, shared by the files of src/turn/ only.
  *
- *   server.c   lifecycle, worker threads, the listening socket and the two relay hot paths
+ *   server.c   lifecycle, worker threads, the listening sockets and the two relay hot paths
+ *   stream.c   TURN over TCP and TLS: listeners, connections, framing (RFC 8656 §3.1)
  *   request.c  STUN requests and indications from clients (RFC 8489, RFC 8656 §7-§11)
  *   auth.c     long-term credentials and stateless nonces (RFC 8489 §9.2)
  *   alloc.c    allocations, permissions, channels and their timers; the relay port pool
@@ -9,14 +10,19 @@
  * Everything reachable from a struct turn_worker belongs to that worker's thread: no locks. What
  * the workers share (config, nonce key, counters) is read-only or atomic.
  *
- * Addresses: a worker listens on every cfg->turn.listens[i] (struct turn_listener); the 5-tuple of
- * an allocation is (client address, listener, UDP). An allocation has one relayed address per
- * family it holds (struct turn_relay: IPv4, IPv6, or both for a dual-stack allocation, RFC 8656
- * §7.2); a peer is reached through the relay of its family.
+ * Addresses: a worker listens on every cfg->turn.listens[i] (struct turn_listener, UDP) and on
+ * every TCP and TLS address (struct turn_acceptor). The client side of a 5-tuple is a struct
+ * turn_client: over UDP a listener and the client's address, over TCP or TLS the client's
+ * connection (struct turn_conn). The 5-tuple of an allocation is (client address, listener, UDP)
+ * or (client address, server address, TCP), i.e. its connection. An allocation has one relayed
+ * address per family it holds (struct turn_relay: IPv4, IPv6, or both for a dual-stack
+ * allocation, RFC 8656 §7.2); a peer is reached through the relay of its family. Relayed
+ * transport is always UDP (RFC 6062 TCP relaying is not supported).
  */
 #ifndef TINCAN_TURN_TURN_PRIV_H
 #define TINCAN_TURN_TURN_PRIV_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -32,6 +38,7 @@
 
 struct event;
 struct event_base;
+struct tls_server;
 
 /* Protocol timers, in seconds (RFC 8656 §3.8, §9, §12). */
 enum {
@@ -47,6 +54,23 @@ enum {
 
 /* Room for one UDP datagram plus the headers the relay prepends to it (bytes). */
 #define TURN_BUF_SIZE (65536 + 64)
+
+/* TURN over TCP and TLS (stream.c). */
+enum {
+	/* The longest frame a stream may carry: a ChannelData message with 65535 bytes of data,
+	 * padded (4 + 65535 + 1). A STUN message announcing more is refused: it could not be
+	 * buffered, and carries nothing a datagram could. */
+	TURN_STREAM_FRAME_MAX = 65540,
+	TURN_STREAM_IN_INIT = 8192,     /* input buffer of a new connection; grows to FRAME_MAX */
+	/* Output buffered for a client that reads slower than its peers send: past SOFT, relayed
+	 * data is dropped (as the network drops UDP, and counted in stream_dropped); an answer is
+	 * still queued, up to MAX, past which the connection is closed (a client that sends
+	 * requests and never reads). */
+	TURN_STREAM_OUT_SOFT = 128 * 1024,
+	TURN_STREAM_OUT_MAX = 256 * 1024,
+	TURN_STREAM_IDLE = 30,          /* seconds a connection may hold no allocation */
+	TURN_STREAM_HANDSHAKE = 10,     /* seconds a TLS client has to finish its handshake */
+};
 
 /* A nonce: the RFC 8489 nonce cookie and feature set (13 characters), 8 hex digits of expiry and
  * 24 hex digits of truncated MAC (auth.c). */
@@ -71,12 +95,16 @@ struct turn_key {
 /* Fills @k from @a; with @with_port false the port is left 0 (a permission key, RFC 8656 §9). */
 void turn_key_set(struct turn_key *k, const struct sockaddr_storage *a, bool with_port);
 
-/* The key of an allocation: the client's address and the index of the listener it talks to (the
- * rest of the 5-tuple: the listener fixes the server address, the transport is UDP). */
+/* The key of an allocation: the client's address and, over UDP, the index of the listener it
+ * talks to (the rest of the 5-tuple: the listener fixes the server address, the transport is
+ * UDP). On a stream the connection is the 5-tuple: @via is TURN_VIA_STREAM | its serial number,
+ * and the allocation is found through its connection, never by this key. */
 struct turn_5tuple {
 	struct turn_key client;
-	uint32_t listener;
+	uint32_t via;
 };
+
+#define TURN_VIA_STREAM 0x80000000u
 
 /* Index of a family's relay in turn_alloc.relay[] (and of its pool in turn_worker.ports[]). */
 enum { TURN_V4 = 0, TURN_V6 = 1, TURN_FAMILIES = 2 };
@@ -106,6 +134,10 @@ struct turn_ctr {
 	atomic_uint_fast64_t capacity_exceeded;
 	atomic_uint_fast64_t bandwidth_dropped;
 	atomic_uint_fast64_t reservations_now;
+	atomic_uint_fast64_t streams_now;
+	atomic_uint_fast64_t streams_total;
+	atomic_uint_fast64_t streams_refused;
+	atomic_uint_fast64_t stream_dropped;
 };
 
 #define TURN_CTR_ADD(srv, field, n) \
@@ -151,6 +183,66 @@ struct turn_listener {
 	struct sockaddr_storage local;   /* as bound */
 };
 
+/* One TCP listening socket of a worker, for turn.tcp_listen or turn.tls_listen (SO_REUSEPORT if
+ * workers > 1: the kernel spreads the connections, each worker keeps those it accepts). */
+struct turn_acceptor {
+	struct turn_worker *w;
+	int fd;                          /* non-blocking; IPv6 ones are IPV6_V6ONLY */
+	bool tls;
+	struct event *ev;                /* EV_READ on fd: accept */
+	struct sockaddr_storage local;   /* as bound */
+};
+
+/*
+ * A TCP or TLS client connection (stream.c), owned by the worker that accepted or adopted it,
+ * like a UDP 5-tuple: it is the client side of at most one allocation, which goes when it
+ * closes. Frames (STUN messages, ChannelData) are read into @in and handled in place; what the
+ * socket does not take at once waits in @out.
+ */
+struct turn_conn {
+	struct turn_worker *w;
+	struct turn_conn *prev, *next;   /* w->conns */
+	int fd;
+	SSL *ssl;                        /* NULL: TURN over TCP */
+	bool handshaking;                /* TLS handshake not finished: no frame yet */
+	bool dead;                       /* broken or refused: closed by its next callback */
+	bool read_wants_write;           /* SSL_read needs the socket writable first */
+	bool tls_ok;                     /* handshake done, no fatal TLS error: close_notify ok */
+	uint32_t serial;                 /* per worker, for the allocation's key */
+	struct sockaddr_storage peer;    /* the client */
+	struct sockaddr_storage local;   /* the address it connected to */
+	struct event *rev, *wev;         /* EV_READ; EV_WRITE while output waits */
+	struct event *timer;             /* handshake, then idle (no allocation) timeout */
+	struct turn_alloc *al;           /* its allocation, or NULL */
+	uint8_t *in;                     /* received bytes, a partial frame at most once parsed */
+	size_t in_len, in_cap;
+	uint8_t *out;                    /* bytes waiting for the socket: out[out_off..+out_len) */
+	size_t out_off, out_len, out_cap;
+	uint64_t frames;                 /* frames received */
+};
+
+/* A connection on its way from turn_server_adopt_stream to a worker. */
+struct turn_adopt_msg {
+	struct turn_adopt_msg *next;
+	int fd;
+	SSL *ssl;
+	struct sockaddr_storage peer, local;
+	size_t prefix_len;
+	uint8_t prefix[];
+};
+
+/*
+ * The client side of a 5-tuple: where a message came from, and where answers and relayed data
+ * go. Over UDP a listening socket and the client's address; over TCP or TLS the client's
+ * connection. Built on the stack for each message (an allocation keeps lis, conn and the address).
+ */
+struct turn_client {
+	struct turn_worker *w;
+	struct turn_listener *lis;       /* UDP: the socket it talks to; NULL on a stream */
+	struct turn_conn *conn;          /* TCP or TLS: its connection; NULL over UDP */
+	const struct sockaddr_storage *addr; /* the client's address (on a stream, &conn->peer) */
+};
+
 /* One worker thread: its event loop, its listening sockets and the allocations it owns. */
 struct turn_worker {
 	struct turn_server *srv;
@@ -158,6 +250,17 @@ struct turn_worker {
 	struct event_base *base;
 	struct turn_listener lis[CONFIG_LISTEN_MAX];
 	unsigned n_lis;
+	struct turn_acceptor acc[2 * CONFIG_LISTEN_MAX]; /* TCP, then TLS */
+	unsigned n_acc;
+	struct event *acc_resume;        /* accepting paused after EMFILE/ENFILE: resumes in 1 s */
+	struct turn_conn *conns;         /* utlist DL: every TCP/TLS connection of this worker */
+	uint32_t conn_serial;
+	/* Connections from turn_server_adopt_stream (any thread): appended under the lock,
+	 * adopt_ev made active; adopt_closed once the server stops. */
+	pthread_mutex_t adopt_lock;
+	struct turn_adopt_msg *adopt_q;
+	struct event *adopt_ev;
+	bool adopt_closed;
 	struct event *stop;              /* made active by turn_server_stop from another thread */
 	pthread_t thread;
 	bool running;                    /* thread was started and must be joined */
@@ -187,8 +290,11 @@ struct turn_server {
 	uint8_t *userhash;               /* USERHASH of each static user, 32 bytes each */
 	struct sockaddr_storage *self;   /* this machine's IPs (port 0), for turn_peer_check */
 	size_t n_self;
+	_Atomic(struct tls_server *) tls; /* TURN over TLS's certificate (turn_server_set_tls) */
+	atomic_uint_fast64_t conns;      /* TCP/TLS connections, against cfg->turn.max_connections */
 	atomic_uint nonce_lifetime;      /* seconds; TURN_NONCE_LIFETIME unless a test changes it */
 	atomic_uint resv_lifetime;       /* seconds; TURN_RESERVATION_LIFETIME unless a test... */
+	atomic_uint stream_idle;         /* seconds; TURN_STREAM_IDLE unless a test changes it */
 	struct turn_ctr ctr;
 	/* Allocations plus reservations, against cfg->turn.max_allocations. */
 	atomic_uint_fast64_t slots;
@@ -260,7 +366,9 @@ struct turn_relay {
 struct turn_alloc {
 	struct turn_5tuple key;
 	struct sockaddr_storage client;
-	struct turn_listener *lis;       /* answers and relayed data go out through it */
+	/* Answers and relayed data go out through one of them (turn_alloc_send): */
+	struct turn_listener *lis;       /* UDP: the listening socket, to @client; else NULL */
+	struct turn_conn *conn;          /* TCP/TLS: the connection, which owns the allocation */
 	struct turn_relay relay[TURN_FAMILIES];
 	struct turn_worker *w;
 	char user[CRED_USERNAME_MAX];    /* the allocation's username (RFC 8656 §5: 441 otherwise) */
@@ -280,8 +388,7 @@ struct turn_alloc {
 
 /* What an Allocate asks for once validated (RFC 8656 §7.2). */
 struct turn_alloc_req {
-	const struct sockaddr_storage *client;
-	struct turn_listener *lis;
+	const struct turn_client *client;
 	const char *user;
 	uint32_t lifetime;               /* seconds, already clamped */
 	int family;                      /* AF_INET or AF_INET6: REQUESTED-ADDRESS-FAMILY */
@@ -342,9 +449,9 @@ void turn_alloc_drop_family(struct turn_alloc *al, int fam);
  * so cancels all their timers), logs the totals relayed and frees it. */
 void turn_alloc_destroy(struct turn_alloc *al);
 
-/* The allocation of the 5-tuple (@client, @lis's address, UDP), or NULL. O(1). */
-struct turn_alloc *turn_alloc_find(struct turn_worker *w, const struct turn_listener *lis,
-				   const struct sockaddr_storage *client);
+/* The allocation of @cl's 5-tuple, or NULL. O(1): a hash find over UDP, the connection's own on a
+ * stream. */
+struct turn_alloc *turn_alloc_find(const struct turn_client *cl);
 
 /* Sets the allocation's remaining lifetime to @seconds (> 0) and rearms its timer. */
 void turn_alloc_refresh(struct turn_alloc *al, uint32_t seconds);
@@ -420,11 +527,10 @@ bool turn_unauth_admit(struct turn_worker *w, const struct sockaddr_storage *fro
 
 /* ---- request.c ---- */
 
-/* Handles one STUN message (first byte 0x00-0x3F) from @from on listener @lis: requests are
- * answered on that socket, a Send indication is relayed, anything unparsable is counted in
- * malformed and dropped. */
-void turn_request_handle(struct turn_listener *lis, const struct sockaddr_storage *from,
-			 const uint8_t *buf, size_t len);
+/* Handles one STUN message (first byte 0x00-0x3F) from client @cl: requests are answered
+ * (turn_client_send), a Send indication is relayed, anything unparsable is counted in malformed
+ * and dropped. */
+void turn_request_handle(const struct turn_client *cl, const uint8_t *buf, size_t len);
 
 /* ---- server.c ---- */
 
@@ -439,9 +545,15 @@ void turn_datagram_handle(struct turn_listener *lis, const struct sockaddr_stora
  * own thread (the event loops never run, so no timer fires) and frees with turn_server_stop. */
 int turn_server_open_idle(struct turn_server **out, const struct config *cfg);
 
-/* Sends @len bytes of @buf to @to on listening socket @lis; errors are dropped (UDP). */
-void turn_send_client(struct turn_listener *lis, const struct sockaddr_storage *to,
-		      const uint8_t *buf, size_t len);
+/* Sends an answer of @len bytes to client @cl: over UDP from its listening socket, errors
+ * dropped; on a stream queued behind what waits (turn_conn_send). */
+void turn_client_send(const struct turn_client *cl, const uint8_t *buf, size_t len);
+
+/* Client -> peer over a channel (RFC 8656 §12.6): relays ChannelData message @buf (@len bytes,
+ * padding included) received on the 5-tuple of @al (NULL if it has none: dropped). The hot path
+ * of both transports; allocation-free. */
+void turn_relay_channeldata(struct turn_worker *w, struct turn_alloc *al, const uint8_t *buf,
+			    size_t len);
 
 /* Reads every pending datagram of a relay socket (@arg: its struct turn_relay) and relays it to
  * the client (the peer -> client hot path). Registered as the relay's EV_READ callback. */
@@ -467,10 +579,83 @@ int turn_peer_check(const struct turn_server *srv, const struct sockaddr_storage
 /* True if @a's IP is one of this machine's (srv->self). */
 bool turn_self_ip(const struct turn_server *srv, const struct sockaddr_storage *a);
 
+/* ---- stream.c ---- */
+
+/*
+ * The frame at the start of a stream's bytes (RFC 8656 §3.1): STUN (first byte 0x00-0x3F, the
+ * magic cookie, 20 + length bytes, length a multiple of 4) or ChannelData (0x40-0x7F, 4 + length
+ * bytes padded to a multiple of 4). @len bytes are at @buf. Returns the frame's length (> @len:
+ * not all there yet), 0 if more bytes are needed to tell, or -EBADMSG if the stream can never
+ * be valid from here (another first byte, no magic cookie, a length that is not a multiple of 4
+ * or exceeds TURN_STREAM_FRAME_MAX). A prefix that decides decides like the whole stream.
+ */
+long turn_stream_frame_len(const uint8_t *buf, size_t len);
+
+/* Sets up worker @w's streams: its adoption event, and its TCP listening sockets on the @n_tcp
+ * addresses @tcp, then the @n_tls addresses @tls (SO_REUSEPORT if the server has several
+ * workers; the bound addresses in w->acc). Returns 0, or a negative errno (logged); either way
+ * turn_streams_free() undoes it. */
+int turn_streams_init(struct turn_worker *w, const struct sockaddr_storage *tcp, size_t n_tcp,
+		      const struct sockaddr_storage *tls, size_t n_tls);
+
+/*
+ * Makes a connection of worker @w out of connected socket @fd (from @peer to @local): counted
+ * against turn.max_connections, TCP_NODELAY, its events on @w's loop, and a timer: the handshake
+ * timeout if @ssl has still to do its server handshake (@handshake), else the idle timeout.
+ * Takes @fd and @ssl in all cases. Returns 0 with the connection in @out; -ENOSPC over
+ * max_connections (counted in streams_refused), -ENOMEM.
+ */
+int turn_conn_open(struct turn_conn **out, struct turn_worker *w, int fd,
+		   const struct sockaddr_storage *peer, const struct sockaddr_storage *local,
+		   SSL *ssl, bool handshake);
+
+/* Handles @len bytes as if just read from @c's stream (after TLS): frames them and handles each
+ * frame. Used for the bytes turn_server_adopt_stream was given, and by the stream fuzzer. @c may
+ * be dead afterwards (c->dead): then close it. */
+void turn_conn_feed(struct turn_conn *c, const uint8_t *buf, size_t len);
+
+/*
+ * Sends one whole message to @c: written at once if nothing waits, else queued (a frame is never
+ * cut). @relayed (data from a peer): dropped past TURN_STREAM_OUT_SOFT bytes waiting, counted in
+ * stream_dropped; an answer is queued up to TURN_STREAM_OUT_MAX, past which the connection is
+ * given up. Returns 0 (sent or queued); -ENOBUFS dropped; -EPIPE the connection is broken (it is
+ * marked dead and closed from its own callback, never under the caller's feet).
+ */
+int turn_conn_send(struct turn_conn *c, const uint8_t *buf, size_t len, bool relayed);
+
+/* Closes @c: deletes its allocation (with its relay sockets) at once, shuts TLS down, closes the
+ * socket and frees it. */
+void turn_conn_close(struct turn_conn *c);
+
+/* The allocation of @c was created / deleted: the idle timer stops / restarts. */
+void turn_conn_attach(struct turn_conn *c, struct turn_alloc *al);
+void turn_conn_detach(struct turn_conn *c);
+
+/* Closes every connection and acceptor of @w, frees its adoption queue and events (at stop, no
+ * thread running). */
+void turn_streams_free(struct turn_worker *w);
+
+/* Sends to @al's client: from the UDP listening socket, or on its connection (as relayed data
+ * if @relayed). Returns 0, or a negative errno (the message is lost, as a datagram would be). */
+static inline int turn_alloc_send(struct turn_alloc *al, const uint8_t *buf, size_t len,
+				  bool relayed)
+{
+	if (al->conn)
+		return turn_conn_send(al->conn, buf, len, relayed);
+	if (sendto(al->lis->fd, buf, len, 0, (const struct sockaddr *)&al->client,
+		   addr_len(&al->client)) < 0)
+		return -errno;
+	return 0;
+}
+
 /* For tests: sets the validity of nonces minted from now on (seconds; 0 = stale at once). */
 void turn_server_set_nonce_lifetime(struct turn_server *srv, unsigned seconds);
 
 /* For tests: sets how long reservations made from now on wait for their token (seconds). */
 void turn_server_set_reservation_lifetime(struct turn_server *srv, unsigned seconds);
+
+/* For tests: sets how long a TCP/TLS connection may hold no allocation, from the next time its
+ * idle timer starts (seconds). */
+void turn_server_set_stream_idle(struct turn_server *srv, unsigned seconds);
 
 #endif

@@ -5,6 +5,8 @@
 #   stun  the STUN/TURN codec (src/turn/stun.c)                    tests/fuzz/fuzz_stun.c
 #   turn  the TURN request handler and ChannelData relay, fed datagrams without sockets
 #         (src/turn/, seeds shared with stun)                      tests/fuzz/fuzz_turn.c
+#   stream  TURN over TCP/TLS framing, byte streams cut anywhere, and the handlers behind it
+#         (src/turn/stream.c and the rest of src/turn/)            tests/fuzz/fuzz_stream.c
 #   mux   the shared port's first-bytes classifier (src/mux/)     tests/fuzz/fuzz_mux.c
 #   all   every target in turn (the default), SECONDS each
 # Prints one line per target with its executions and exit status; exits non-zero if any target
@@ -18,7 +20,7 @@
 set -eu
 
 usage() {
-	echo "usage: $0 [SECONDS] [stun|turn|mux|all]" >&2
+	echo "usage: $0 [SECONDS] [stun|turn|stream|mux|all]" >&2
 	exit 2
 }
 
@@ -28,8 +30,8 @@ case $secs in
 esac
 which=${2:-all}
 case $which in
-stun | turn | mux) targets=$which ;;
-all) targets="stun turn mux" ;;
+stun | turn | stream | mux) targets=$which ;;
+all) targets="stun turn stream mux" ;;
 *) usage ;;
 esac
 
@@ -38,6 +40,7 @@ out=${FUZZ_OUT:-${TMPDIR:-/tmp}/tincan-fuzz}
 cc=${CC:-clang}
 mkdir -p "$out"
 crypto=$(pkg-config --cflags --libs libcrypto 2>/dev/null || echo -lcrypto)
+ssl=$(pkg-config --cflags --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto)
 event=$(pkg-config --cflags --libs libevent_core libevent_pthreads 2>/dev/null ||
 	echo -levent_core -levent_pthreads)
 
@@ -46,18 +49,19 @@ event=$(pkg-config --cflags --libs libevent_core libevent_pthreads 2>/dev/null |
 sources() {
 	case $1 in
 	stun) echo "$top/tests/fuzz/fuzz_stun.c $top/src/turn/stun.c" ;;
-	turn) echo "-DPACKAGE_VERSION=\"fuzz\" -pthread -Wno-unused-parameter" \
-		"$top/tests/fuzz/fuzz_turn.c" \
-		"$top/src/turn/stun.c $top/src/turn/server.c $top/src/turn/request.c" \
-		"$top/src/turn/auth.c $top/src/turn/alloc.c $top/src/core/addr.c" \
-		"$top/src/core/cred.c $top/src/core/log.c" ;;
+	turn | stream) echo "-DPACKAGE_VERSION=\"fuzz\" -pthread -Wno-unused-parameter" \
+		"$top/tests/fuzz/fuzz_$1.c" \
+		"$top/src/turn/stun.c $top/src/turn/server.c $top/src/turn/stream.c" \
+		"$top/src/turn/request.c $top/src/turn/auth.c $top/src/turn/alloc.c" \
+		"$top/src/core/addr.c $top/src/core/cred.c $top/src/core/log.c" \
+		"$top/src/core/tls.c" ;;
 	mux) echo "$top/tests/fuzz/fuzz_mux.c $top/src/mux/classify.c" ;;
 	esac
 }
 libs() {
 	case $1 in
 	stun) echo "$crypto" ;;
-	turn) echo "$crypto $event" ;;
+	turn | stream) echo "$ssl $event" ;;
 	mux) echo "" ;;
 	esac
 }
@@ -65,6 +69,7 @@ libs() {
 max_len() {
 	case $1 in
 	stun | turn) echo 4096 ;;
+	stream) echo 8192 ;;
 	mux) echo 17408 ;;
 	esac
 }

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 
 #include "core/addr.h"
 #include "turnclient.h"
@@ -85,8 +87,54 @@ int tc_open_at(struct tc *c, const char *server_ip, uint16_t port, const char *u
 	return 0;
 }
 
+int tc_open_stream(struct tc *c, uint16_t port, bool tls, const char *user, const char *pass)
+{
+	socklen_t len = sizeof(c->local);
+	int one = 1;
+
+	memset(c, 0, sizeof(*c));
+	c->retry = true;
+	c->stream = true;
+	if (addr_parse_ip("127.0.0.1", port, &c->server))
+		return -EINVAL;
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return -errno;
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(c->fd, (const struct sockaddr *)&c->server, addr_len(&c->server)) < 0 ||
+	    getsockname(c->fd, (struct sockaddr *)&c->local, &len) < 0) {
+		int err = -errno;
+		tc_close(c);
+		return err;
+	}
+	if (tls) {
+		c->ctx = SSL_CTX_new(TLS_client_method());
+		if (!c->ctx || !SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION)) {
+			tc_close(c);
+			return -ENOMEM;
+		}
+		SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL); /* a test's self-signed cert */
+		c->ssl = SSL_new(c->ctx);
+		if (!c->ssl || !SSL_set_fd(c->ssl, c->fd) || SSL_connect(c->ssl) != 1) {
+			tc_close(c);
+			return -EPROTO;
+		}
+	}
+	if (user)
+		snprintf(c->user, sizeof(c->user), "%s", user);
+	if (pass)
+		snprintf(c->pass, sizeof(c->pass), "%s", pass);
+	return 0;
+}
+
 void tc_close(struct tc *c)
 {
+	if (c->ssl)
+		SSL_free(c->ssl);
+	if (c->ctx)
+		SSL_CTX_free(c->ctx);
+	c->ssl = NULL;
+	c->ctx = NULL;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -94,17 +142,100 @@ void tc_close(struct tc *c)
 
 int tc_send_raw(struct tc *c, const void *buf, size_t len)
 {
-	if (sendto(c->fd, buf, len, 0, (const struct sockaddr *)&c->server, addr_len(&c->server)) < 0)
-		return -errno;
+	const uint8_t *p = buf;
+
+	if (!c->stream) {
+		if (sendto(c->fd, buf, len, 0, (const struct sockaddr *)&c->server,
+			   addr_len(&c->server)) < 0)
+			return -errno;
+		return 0;
+	}
+	while (len) {
+		ssize_t n = c->ssl ? SSL_write(c->ssl, p, (int)len) :
+				     send(c->fd, p, len, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			return n < 0 && !c->ssl ? -errno : -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
 	return 0;
+}
+
+/* The length of the frame at the front of c->sbuf, padding included, or 0 if the header is not
+ * all there. */
+static size_t frame_len(const struct tc *c)
+{
+	size_t n;
+
+	if (c->slen < 4)
+		return 0;
+	n = (size_t)c->sbuf[2] << 8 | c->sbuf[3];
+	if (c->sbuf[0] >= 0x40 && c->sbuf[0] <= 0x7F)
+		return 4 + ((n + 3) & ~(size_t)3);
+	return STUN_HEADER_LEN + n;
+}
+
+/* One frame from the stream into c->rbuf. */
+static long stream_recv(struct tc *c, int ms)
+{
+	for (;;) {
+		size_t want = frame_len(c);
+		ssize_t n;
+
+		if (want && want <= c->slen) {
+			memcpy(c->rbuf, c->sbuf, want);
+			memmove(c->sbuf, c->sbuf + want, c->slen - want);
+			c->slen -= want;
+			return (long)want;
+		}
+		if (want > sizeof(c->sbuf))
+			return -EMSGSIZE;
+		if (!c->ssl || SSL_pending(c->ssl) == 0) {
+			struct pollfd p = { .fd = c->fd, .events = POLLIN };
+			int rc = poll(&p, 1, ms);
+
+			if (rc < 0)
+				return -errno;
+			if (rc == 0)
+				return -ETIMEDOUT;
+		}
+		if (c->ssl)
+			n = SSL_read(c->ssl, c->sbuf + c->slen, (int)(sizeof(c->sbuf) - c->slen));
+		else
+			n = recv(c->fd, c->sbuf + c->slen, sizeof(c->sbuf) - c->slen, 0);
+		if (n <= 0)
+			return -EPIPE; /* closed (or reset) by the server */
+		c->slen += (size_t)n;
+	}
 }
 
 long tc_recv(struct tc *c, int ms)
 {
-	long n = udp_recv(c->fd, c->rbuf, sizeof(c->rbuf), NULL, ms);
+	long n = c->stream ? stream_recv(c, ms) : udp_recv(c->fd, c->rbuf, sizeof(c->rbuf), NULL, ms);
 
 	c->rlen = n > 0 ? (size_t)n : 0;
 	return n;
+}
+
+bool tc_closed_by_server(struct tc *c, int ms)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		long left, n;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			return false;
+		n = tc_recv(c, (int)left);
+		if (n == -EPIPE)
+			return true;
+		if (n < 0)
+			return false;
+	}
 }
 
 /* Copies a string attribute into @out (NUL-terminated, truncated to @cap - 1). */
@@ -316,10 +447,13 @@ int tc_send_indication(struct tc *c, const struct sockaddr_storage *peer, const 
 int tc_send_channel(struct tc *c, uint16_t num, const void *data, size_t len)
 {
 	uint8_t buf[2048];
+	size_t n = len + TURN_CHANNELDATA_HDR;
 
-	if (len > sizeof(buf) - TURN_CHANNELDATA_HDR)
+	if (len > sizeof(buf) - TURN_CHANNELDATA_HDR - 3)
 		return -EMSGSIZE;
 	turn_channeldata_header(buf, num, (uint16_t)len);
 	memcpy(buf + TURN_CHANNELDATA_HDR, data, len);
-	return tc_send_raw(c, buf, len + TURN_CHANNELDATA_HDR);
+	while (c->stream && n % 4) /* RFC 8656 §12.5 */
+		buf[n++] = 0;
+	return tc_send_raw(c, buf, n);
 }

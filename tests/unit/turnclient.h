@@ -1,7 +1,10 @@
 /*
- * turnclient: a tiny blocking TURN client over loopback UDP, built on stun.h, for tests only.
+ * turnclient: a tiny blocking TURN client over loopback UDP, TCP or TLS, built on stun.h, for
+ * tests only.
  *
- * One struct tc is one client socket (one 5-tuple). tc_request() sends a request, waits for the
+ * One struct tc is one client socket (one 5-tuple). Over TCP and TLS it frames the stream itself
+ * (RFC 8656 §3.1, deliberately not with the server's code): tc_recv returns one frame, ChannelData
+ * with its padding; tc_send_channel pads. tc_request() sends a request, waits for the
  * answer with the same transaction id and, when it has credentials, takes the REALM and NONCE (and
  * PASSWORD-ALGORITHMS) of a 401 or 438 and retries once: the "retry with the new nonce" logic lives
  * in one place. By default it authenticates as an RFC 5389 client (USERNAME, MESSAGE-INTEGRITY);
@@ -17,8 +20,16 @@
 
 #include "turn/stun.h"
 
+typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
+
 struct tc {
 	int fd;
+	SSL_CTX *ctx;                    /* TLS only */
+	SSL *ssl;                        /* TLS only */
+	bool stream;                     /* TCP or TLS */
+	uint8_t sbuf[65600];             /* a stream's received bytes not yet returned */
+	size_t slen;
 	struct sockaddr_storage server;
 	struct sockaddr_storage local;   /* the socket's bound address */
 	char user[128];
@@ -32,7 +43,7 @@ struct tc {
 	bool mi256;                      /* MESSAGE-INTEGRITY-SHA256 even without pwalg */
 	uint8_t pwalgs[64];              /* PASSWORD-ALGORITHMS learnt from 401 / 438, echoed */
 	size_t pwalgs_len;
-	uint8_t rbuf[65536];
+	uint8_t rbuf[65600];
 	size_t rlen;
 	struct stun_msg resp;            /* last answer, points into rbuf */
 	uint8_t tid[STUN_TID_LEN];       /* of the last request */
@@ -49,7 +60,15 @@ int tc_open(struct tc *c, uint16_t port, const char *user, const char *pass);
 int tc_open_at(struct tc *c, const char *server_ip, uint16_t port, const char *user,
 	       const char *pass);
 
+/* Connects over TCP (or TLS, with @tls: TLS 1.2+, the server's certificate is not verified) to
+ * 127.0.0.1:@port, from 127.0.0.1. Returns 0 or a negative errno. */
+int tc_open_stream(struct tc *c, uint16_t port, bool tls, const char *user, const char *pass);
+
 void tc_close(struct tc *c);
+
+/* True if the server closes the stream within @ms (frames that arrive first are read and
+ * dropped). */
+bool tc_closed_by_server(struct tc *c, int ms);
 
 /*
  * Sends a request of @method (attributes from @attrs, may be NULL) and waits up to 2 s for its
@@ -77,18 +96,19 @@ int tc_channel_bind(struct tc *c, uint16_t num, const struct sockaddr_storage *p
  * does not know). Returns its length. */
 size_t tc_key(const struct tc *c, uint8_t key[STUN_KEY_MAX]);
 
-/* Sends raw bytes to the server. Returns 0 or a negative errno. */
+/* Sends raw bytes to the server (a stream: all of them, as one write). Returns 0 or a negative
+ * errno. */
 int tc_send_raw(struct tc *c, const void *buf, size_t len);
 
 /* Sends a Send indication of @len bytes to @peer. */
 int tc_send_indication(struct tc *c, const struct sockaddr_storage *peer, const void *data,
 		       size_t len);
 
-/* Sends ChannelData on @num. */
+/* Sends ChannelData on @num (padded to 4 bytes on a stream). */
 int tc_send_channel(struct tc *c, uint16_t num, const void *data, size_t len);
 
-/* Waits up to @ms for one datagram from the server into c->rbuf. Returns its length or a negative
- * errno (-ETIMEDOUT). */
+/* Waits up to @ms for one datagram (a stream: one frame) from the server into c->rbuf. Returns its
+ * length or a negative errno (-ETIMEDOUT; -EPIPE: the server closed the stream). */
 long tc_recv(struct tc *c, int ms);
 
 /* Waits up to @ms for one datagram on @fd; stores the sender in @from if non-NULL. Returns its
