@@ -354,6 +354,8 @@ struct client {
 	int err;                            /* STUN error code or -errno of a failure */
 	uint16_t method;                    /* of the request in flight; 0 if none */
 	uint8_t tid[STUN_TID_LEN];
+	uint8_t req[512];                   /* that request, resent as is (same transaction) */
+	size_t req_len;
 	uint64_t due;                       /* retransmission time, ns */
 	unsigned tries;
 	/* Data path: a prebuilt datagram; the payload header is written at @poff for each send. */
@@ -452,19 +454,28 @@ static int client_open(struct client *c, const struct sockaddr_storage *to, int 
 
 /* ---- setup: pipelined requests with retransmission ---- */
 
-/* Builds and sends request @method for @c with a fresh transaction id. */
+/* Sends @c's request in flight again, unchanged: a retransmission is the same transaction
+ * (RFC 8489 §6.2.1), so a server that already acted on it answers from its cache rather than
+ * with 437. */
+static void req_resend(struct client *c)
+{
+	(void)send(c->fd, c->req, c->req_len, 0);
+	c->due = now_ns() + (RTO_NS << (c->tries < 6 ? c->tries : 6));
+	c->tries++;
+}
+
+/* Starts a new transaction: builds request @method for @c with a fresh transaction id, keeps it
+ * for retransmissions and sends it. */
 static void req_send(struct gen_thread *t, struct client *c, uint16_t method)
 {
 	struct stun_builder b;
-	uint8_t buf[1024];
-	size_t len;
 
 	for (int i = 0; i < STUN_TID_LEN; i += 4) {
 		uint32_t r = xorshift(&t->rng);
 		memcpy(c->tid + i, &r, 4);
 	}
 	c->method = method;
-	stun_build_init(&b, buf, sizeof(buf), method, STUN_CLASS_REQUEST, c->tid);
+	stun_build_init(&b, c->req, sizeof(c->req), method, STUN_CLASS_REQUEST, c->tid);
 	switch (method) {
 	case TURN_METHOD_ALLOCATE:
 		stun_build_u32(&b, TURN_ATTR_REQUESTED_TRANSPORT, (uint32_t)IPPROTO_UDP << 24);
@@ -487,15 +498,13 @@ static void req_send(struct gen_thread *t, struct client *c, uint16_t method)
 		stun_build_integrity(&b, c->key, sizeof(c->key));
 	}
 	stun_build_fingerprint(&b);
-	if (stun_build_finish(&b, &len)) {
+	if (stun_build_finish(&b, &c->req_len)) {
 		c->st = C_FAILED;
 		c->err = -EINVAL;
 		c->method = 0;
 		return;
 	}
-	(void)send(c->fd, buf, len, 0);
-	c->due = now_ns() + (RTO_NS << (c->tries < 6 ? c->tries : 6));
-	c->tries++;
+	req_resend(c);
 }
 
 static void copy_attr_str(const struct stun_msg *m, uint16_t type, char *out, size_t cap)
@@ -690,9 +699,7 @@ static void run_phase(struct gen_thread *t, enum cmd cmd)
 				inflight--;
 				continue;
 			}
-			req_send(t, c, c->method);
-			if (phase_done(c))
-				inflight--; /* could not even build it */
+			req_resend(c);
 		}
 	}
 	/* Whatever is still in flight at the deadline has failed. */
