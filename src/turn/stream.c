@@ -714,7 +714,13 @@ static void on_adopt(evutil_socket_t fd, short what, void *arg)
 		bool handshake = q->ssl && !SSL_is_init_finished(q->ssl);
 
 		next = q->next;
-		if (turn_conn_open(&c, w, q->fd, &q->peer, &q->local, q->ssl, handshake) == 0) {
+		if (handshake && q->prefix_len) {
+			/* Decrypted bytes of a handshake that has not finished: not a connection
+			 * anyone could have handed over correctly. */
+			log_warn("turn: a TLS connection handed over mid-handshake with data: closed");
+			SSL_free(q->ssl);
+			close(q->fd);
+		} else if (turn_conn_open(&c, w, q->fd, &q->peer, &q->local, q->ssl, handshake) == 0) {
 			/* The bytes the shared port read, then what the socket or the TLS session
 			 * holds already: epoll does not signal bytes buffered inside an SSL. */
 			turn_conn_feed(c, q->prefix, q->prefix_len);
