@@ -98,7 +98,8 @@ static int mkdir_p(const char *dir)
 	}
 }
 
-/* The shared port: its certificate, the HTTPS vhost of lws, then the listener. */
+/* TLS: the certificate (for turn.tls_listen and the shared port), then, with mux.listen, the
+ * HTTPS vhost of lws and the shared port's listener. */
 static int start_shared_port(const struct config *cfg, struct turn_server *turn,
 			     struct http_server *http, struct tls_server **tls, struct mux_server **mux)
 {
@@ -118,6 +119,10 @@ static int start_shared_port(const struct config *cfg, struct turn_server *turn,
 		log_err("cannot load the certificate: %s", err);
 		return rc;
 	}
+	/* TURN over TLS on turn.tls_listen takes new connections' SSL_CTX from the same server. */
+	turn_server_set_tls(turn, *tls);
+	if (!cfg->mux.n_listen)
+		return 0;
 	rc = http_server_tls(http, tls_server_cert_path(*tls), tls_server_key_path(*tls));
 	if (rc)
 		return rc;
@@ -217,7 +222,7 @@ int main(int argc, char **argv)
 		log_err("cannot start the HTTP server: %s", strerror(-rc));
 		goto out;
 	}
-	if (cfg.mux.n_listen) {
+	if (cfg.mux.n_listen || cfg.turn.n_tls_listen) {
 		rc = start_shared_port(&cfg, turn, http, &tls, &mux);
 		if (rc)
 			goto out;

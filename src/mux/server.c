@@ -260,17 +260,22 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 static void to_turn(struct conn *c, SSL *ssl, const uint8_t *prefix, size_t len)
 {
+	struct mux_server *srv = c->srv;
 	char a[ADDR_STRLEN];
+	int fd = c->fd, err;
 
-	/* The relay does not take TCP/TLS streams yet (turn_server_adopt_stream, src/turn): until
-	 * it does, TURN on the shared port is refused here. */
-	(void)ssl;
-	(void)prefix;
-	(void)len;
-	COUNT(c->srv, rejected);
-	log_info("mux: %s: TURN over %s is not available in this build yet; closed",
-		 addr_str(&c->peer, a), c->ssl ? "TLS" : "TCP");
-	conn_free(c, true);
+	if (ssl)
+		COUNT(srv, to_turn_tls);
+	else
+		COUNT(srv, to_turn_tcp);
+	log_debug("mux: %s: TURN over %s", addr_str(&c->peer, a), ssl ? "TLS" : "TCP");
+	c->ssl = NULL;
+	c->fd = -1;
+	err = turn_server_adopt_stream(srv->turn, fd, &c->peer, &c->local, ssl, prefix, len);
+	if (err)
+		log_warn("mux: %s: the TURN relay did not take the connection: %s", a,
+			 strerror(-err));
+	conn_free(c, false);
 }
 
 static void to_http(struct conn *c, enum http_adopt_mode mode)

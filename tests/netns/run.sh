@@ -29,7 +29,8 @@ set -u
 
 HOSTNAME_TEST=call.tincan.test
 BOX=10.77.1.10 A=10.77.2.10 B=10.77.3.10
-NS_R=tcx-r NS_BOX=tcx-box NS_A=tcx-a NS_B=tcx-b
+# Namespace names carry the PID, so that two runs on one machine (a developer's and CI's) never meet.
+NS_R=tcx$$-r NS_BOX=tcx$$-box NS_A=tcx$$-a NS_B=tcx$$-b
 chromium=${CHROMIUM:-/usr/bin/chromium}
 
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (network namespaces)"; exit 77; fi
