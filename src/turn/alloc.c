@@ -52,8 +52,7 @@ static time_t mono_now(void)
 	return ts.tv_sec;
 }
 
-/* Arms (or rearms) a one-shot timer @seconds from now. */
-static void timer_arm(struct event *ev, uint32_t seconds)
+void turn_timer_arm(struct event *ev, uint32_t seconds)
 {
 	struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
 
@@ -409,7 +408,7 @@ int turn_perm_set(struct turn_alloc *al, const struct sockaddr_storage *peer)
 	int err = 0;
 
 	if (p) {
-		timer_arm(p->timer, TURN_PERM_LIFETIME);
+		turn_timer_arm(p->timer, TURN_PERM_LIFETIME);
 		return 0;
 	}
 
@@ -423,7 +422,7 @@ int turn_perm_set(struct turn_alloc *al, const struct sockaddr_storage *peer)
 		err = -ENOMEM;
 		goto out;
 	}
-	timer_arm(p->timer, TURN_PERM_LIFETIME);
+	turn_timer_arm(p->timer, TURN_PERM_LIFETIME);
 
 out:
 	if (err) {
@@ -460,7 +459,7 @@ static void chan_expired(evutil_socket_t fd, short what, void *arg)
 	}
 	c->cooling = true;
 	TURN_CTR_SUB(c->al->w->srv, channels_now, 1);
-	timer_arm(c->timer, TURN_CHAN_COOLDOWN);
+	turn_timer_arm(c->timer, TURN_CHAN_COOLDOWN);
 }
 
 struct turn_chan *turn_chan_find_num(struct turn_alloc *al, uint16_t num)
@@ -491,7 +490,7 @@ int turn_chan_set(struct turn_alloc *al, uint16_t num, const struct sockaddr_sto
 			c->cooling = false;
 			TURN_CTR_ADD(al->w->srv, channels_now, 1);
 		}
-		timer_arm(c->timer, TURN_CHAN_LIFETIME);
+		turn_timer_arm(c->timer, TURN_CHAN_LIFETIME);
 		return 0;
 	}
 
@@ -507,7 +506,7 @@ int turn_chan_set(struct turn_alloc *al, uint16_t num, const struct sockaddr_sto
 		err = -ENOMEM;
 		goto out;
 	}
-	timer_arm(c->timer, TURN_CHAN_LIFETIME);
+	turn_timer_arm(c->timer, TURN_CHAN_LIFETIME);
 
 out:
 	if (err) {
@@ -566,7 +565,7 @@ static const char *alloc_via(const struct turn_alloc *al, char buf[ADDR_STRLEN +
 void turn_alloc_refresh(struct turn_alloc *al, uint32_t seconds)
 {
 	al->expires = mono_now() + seconds;
-	timer_arm(al->timer, seconds);
+	turn_timer_arm(al->timer, seconds);
 }
 
 uint32_t turn_alloc_remaining(const struct turn_alloc *al)

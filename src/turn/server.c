@@ -56,6 +56,9 @@
  * clients must not be dropped before the loop gets to them. */
 #define SOCK_BUF_BYTES (4 * 1024 * 1024)
 
+/* Listen backlog of a TCP listening socket (the kernel caps it at net.core.somaxconn). */
+#define LISTEN_BACKLOG 1024
+
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
 static int evthread_err;
 
@@ -599,19 +602,13 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/*
- * Opens a non-blocking UDP socket bound to @addr; with @reuseport, SO_REUSEPORT first so that every
- * worker can bind the same address. IPv6 sockets are IPV6_V6ONLY, so that "0.0.0.0:3478" and
- * "[::]:3478" can both be listened on. Stores the bound address (port filled in) in @local.
- * Returns the descriptor, or a negative errno.
- */
-static int listen_socket(const struct sockaddr_storage *addr, bool reuseport,
-			 struct sockaddr_storage *local)
+int turn_listen_socket(const struct sockaddr_storage *addr, int type, bool reuseport,
+		       struct sockaddr_storage *local)
 {
 	int one = 1, bufsz = SOCK_BUF_BYTES, fd, err;
 	socklen_t llen = sizeof(*local);
 
-	fd = socket(addr->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(addr->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
@@ -619,10 +616,16 @@ static int listen_socket(const struct sockaddr_storage *addr, bool reuseport,
 	if (addr->ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
 		goto fail;
-	/* Best effort: a smaller buffer still works, it just drops more under bursts. */
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+	if (type == SOCK_DGRAM) {
+		/* Best effort: a smaller buffer still works, it just drops more under bursts. */
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+	} else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
+		goto fail; /* a restart binds again while old connections are in TIME_WAIT */
+	}
 	if (bind(fd, (const struct sockaddr *)addr, addr_len(addr)) < 0)
+		goto fail;
+	if (type == SOCK_STREAM && listen(fd, LISTEN_BACKLOG) < 0)
 		goto fail;
 	if (getsockname(fd, (struct sockaddr *)local, &llen) < 0)
 		goto fail;
@@ -722,7 +725,8 @@ static int worker_create(struct turn_worker **out, struct turn_server *srv, unsi
 
 		l->w = w;
 		l->idx = (unsigned)i;
-		l->fd = listen_socket(&ls->udp[i], srv->n_workers > 1, &l->local);
+		l->fd = turn_listen_socket(&ls->udp[i], SOCK_DGRAM, srv->n_workers > 1,
+					   &l->local);
 		w->n_lis = (unsigned)i + 1;
 		if (l->fd < 0) {
 			char la[ADDR_STRLEN];

@@ -58,9 +58,6 @@
 #define READ_BUDGET 16
 #define ACCEPT_BUDGET 32
 
-/* Listen backlog of a TCP listening socket (the kernel caps it at net.core.somaxconn). */
-#define LISTEN_BACKLOG 1024
-
 /* Output buffer kept after it drains; a bigger one (a burst to a slow reader) is freed. */
 #define OUT_KEEP (64 * 1024)
 
@@ -101,17 +98,11 @@ static void on_readable(evutil_socket_t fd, short what, void *arg);
 static void on_writable(evutil_socket_t fd, short what, void *arg);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 
-static void timer_arm(struct event *ev, unsigned seconds)
-{
-	struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
-
-	evtimer_add(ev, &tv);
-}
-
 /* Arms @c's timer for the idle timeout: no allocation for this long closes it. */
 static void idle_arm(struct turn_conn *c)
 {
-	timer_arm(c->timer, atomic_load_explicit(&c->w->srv->stream_idle, memory_order_relaxed));
+	turn_timer_arm(c->timer,
+		       atomic_load_explicit(&c->w->srv->stream_idle, memory_order_relaxed));
 }
 
 /* OpenSSL's reason for the last failure on this thread, for log lines; clears the queue. */
@@ -187,7 +178,7 @@ int turn_conn_open(struct turn_conn **out, struct turn_worker *w, int fd,
 		goto out;
 	}
 	if (c->handshaking)
-		timer_arm(c->timer, TURN_STREAM_HANDSHAKE);
+		turn_timer_arm(c->timer, TURN_STREAM_HANDSHAKE);
 	else
 		idle_arm(c);
 
@@ -622,7 +613,7 @@ static void accept_pause(struct turn_worker *w, int err)
 	log_warn("turn: cannot accept TCP connections: %s; pausing for 1 s", strerror(err));
 	for (unsigned i = 0; i < w->n_acc; i++)
 		event_del(w->acc[i].ev);
-	timer_arm(w->acc_resume, 1);
+	turn_timer_arm(w->acc_resume, 1);
 }
 
 static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
@@ -668,32 +659,6 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 		}
 		(void)turn_conn_open(&c, w, cfd, &peer, &local, ssl, a->tls);
 	}
-}
-
-/* A non-blocking TCP listening socket on @addr (SO_REUSEPORT with @reuseport; IPv6 ones
- * IPV6_V6ONLY); the bound address in @local. Returns the descriptor, or a negative errno. */
-static int tcp_listen_socket(const struct sockaddr_storage *addr, bool reuseport,
-			     struct sockaddr_storage *local)
-{
-	int one = 1, fd, err;
-	socklen_t llen = sizeof(*local);
-
-	fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	/* SO_REUSEADDR: a restart binds again while old connections are in TIME_WAIT. */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
-	    (addr->ss_family == AF_INET6 &&
-	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
-	    bind(fd, (const struct sockaddr *)addr, addr_len(addr)) < 0 ||
-	    listen(fd, LISTEN_BACKLOG) < 0 ||
-	    getsockname(fd, (struct sockaddr *)local, &llen) < 0) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
 }
 
 /* ---- handing over (turn_server_adopt_stream) ---- */
@@ -798,7 +763,8 @@ int turn_streams_init(struct turn_worker *w, const struct sockaddr_storage *tcp,
 
 		a->w = w;
 		a->tls = i >= n_tcp;
-		a->fd = tcp_listen_socket(addr, w->srv->n_workers > 1, &a->local);
+		a->fd = turn_listen_socket(addr, SOCK_STREAM, w->srv->n_workers > 1,
+					   &a->local);
 		w->n_acc = (unsigned)i + 1;
 		if (a->fd < 0) {
 			log_err("turn: cannot listen on %s %s: %s", addr_str(addr, la),

@@ -453,6 +453,9 @@ void turn_alloc_destroy(struct turn_alloc *al);
  * stream. */
 struct turn_alloc *turn_alloc_find(const struct turn_client *cl);
 
+/* Arms (or rearms) a one-shot timer @seconds from now. */
+void turn_timer_arm(struct event *ev, uint32_t seconds);
+
 /* Sets the allocation's remaining lifetime to @seconds (> 0) and rearms its timer. */
 void turn_alloc_refresh(struct turn_alloc *al, uint32_t seconds);
 
@@ -544,6 +547,16 @@ void turn_datagram_handle(struct turn_listener *lis, const struct sockaddr_stora
  * threads. The caller then owns the workers: it feeds datagrams to turn_datagram_handle on its
  * own thread (the event loops never run, so no timer fires) and frees with turn_server_stop. */
 int turn_server_open_idle(struct turn_server **out, const struct config *cfg);
+
+/*
+ * Opens a non-blocking listening socket of @type (SOCK_DGRAM: big buffers; SOCK_STREAM:
+ * SO_REUSEADDR, listen()) bound to @addr; with @reuseport, SO_REUSEPORT first so that every worker
+ * can bind the same address. IPv6 sockets are IPV6_V6ONLY, so that "0.0.0.0:3478" and
+ * "[::]:3478" can both be listened on. Stores the bound address (port filled in) in @local.
+ * Returns the descriptor, or a negative errno.
+ */
+int turn_listen_socket(const struct sockaddr_storage *addr, int type, bool reuseport,
+		       struct sockaddr_storage *local);
 
 /* Sends an answer of @len bytes to client @cl: over UDP from its listening socket, errors
  * dropped; on a stream queued behind what waits (turn_conn_send). */
