@@ -1,10 +1,12 @@
 #!/bin/bash
 # Interop: coturn's client tools (Debian package coturn: turnutils_uclient, turnutils_peer,
-# turnutils_stunclient) against tincand's TURN relay over UDP. coturn's own server is never started.
+# turnutils_stunclient) against tincand's TURN relay over UDP, TCP and TLS. coturn's own server is
+# never started.
 #
-# Ports (tests/lib.sh, base 20000): TURN 127.0.0.1:20000 and [::1]:20000, HTTP 20001, relay
-# 20100-20599 on 127.0.0.1 and ::1; the UDP echo peers (turnutils_peer) listen on 127.0.0.1:20050
-# and [::1]:20051.
+# Ports (tests/lib.sh, base 20000): TURN 127.0.0.1:20000 and [::1]:20000, HTTP 20001, TURN over
+# TCP 127.0.0.1:20002 and over TLS 127.0.0.1:20003 (a self-signed certificate in the test's
+# folder), relay 20100-20599 on 127.0.0.1 and ::1; the UDP echo peers (turnutils_peer) listen on
+# 127.0.0.1:20050 and [::1]:20051.
 #
 # Pins:
 #  1. turnutils_stunclient: a Binding answers the client's reflexive address.
@@ -21,6 +23,11 @@
 #  8. EVEN-PORT with a reservation: without -c the uclient allocates RTP/RTCP pairs, the RTCP
 #     ones with the RTP allocation's RESERVATION-TOKEN (RFC 8656 §7.2): 0 lost, and relayed
 #     ports P, P + 1.
+#  9. TURN over TCP (-t, RFC 8656 §3.1): Send indications and channels (padded ChannelData),
+#     10 clients x 100 messages each, 0 lost; every allocation made over TCP is deleted when its
+#     connection closes.
+# 10. TURN over TLS (-t -S; the uclient does not verify the certificate without -E): the same.
+#     The uclient first tries TLS 1.0 and 1.1, which tincand refuses (TLS 1.2+ only).
 set -u
 
 . "$TOP_SRCDIR/tests/lib.sh"
@@ -40,8 +47,13 @@ done
 
 # user_quota = 0: every uclient session allocates for the one static user "demo" (10 at a time,
 # and the sessions' allocations outlive them); the quota itself is pinned by tests/unit/test_turn.
-conf=$(tincan_conf "$BASE" "secret = \"$SECRET\"; user_quota = 0;")
+TCP_PORT=$((BASE + 2))
+TLS_PORT=$((BASE + 3))
+conf=$(tincan_conf "$BASE" "secret = \"$SECRET\"; user_quota = 0;
+  tcp_listen = \"127.0.0.1:$TCP_PORT\"; tls_listen = \"127.0.0.1:$TLS_PORT\";")
 dir=$(dirname "$conf")
+# TURN over TLS: a self-signed certificate, made by tincand in the test's folder.
+printf 'tls = {\n  state_dir = "%s";\n};\n' "$dir" >>"$conf"
 # Dual-stack: listen on both loopbacks, relay on both (string-or-list options, RFC 6156).
 sed -i -e "s|listen = \"127.0.0.1:$BASE\";|listen = [ \"127.0.0.1:$BASE\", \"[::1]:$BASE\" ];|" \
 	-e 's|relay_address = "127.0.0.1";|relay_address = [ "127.0.0.1", "::1" ];|' "$conf"
@@ -159,5 +171,38 @@ pairs=$(sed -n 's/.*user [0-9]*:rtp, relayed 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$
 # many of its sessions end up with a pair varies from run to run; at least one must.
 [ "$pairs" -ge 1 ] || fail "RTP/RTCP: no relayed port pair P, P + 1: no reservation was redeemed"
 echo "    -> $pairs RTP/RTCP pairs on ports P, P + 1 (reservations redeemed)"
+
+# 9-10. TURN over TCP and over TLS on their own ports: Send indications, then channels.
+# stream_allocs TRANSPORT: "created deleted" allocation log lines over tcp or tls so far.
+stream_allocs() {
+	echo "$(grep -c "allocation created: .* $1, user" "$dir/tincand.log")" \
+		"$(grep -c "allocation deleted: .* $1, user" "$dir/tincand.log")"
+}
+for transport in tcp tls; do
+	if [ "$transport" = tcp ]; then
+		flags=(-t -p "$TCP_PORT") label="TCP (-t)"
+	else
+		flags=(-t -S -p "$TLS_PORT") label="TLS (-t -S)"
+	fi
+	stream=(turnutils_uclient "${flags[@]}" -e 127.0.0.1 -r "$PEER_PORT" -c -u demo -w demo)
+	timeout 120 "${stream[@]}" -s -m 10 -n 100 127.0.0.1 >"$dir/$transport-send.log" 2>&1 ||
+		fail "uclient $label -s exited with status $?"
+	check_report "$dir/$transport-send.log" 1000 "$label, send indications (10 clients x 100)"
+	timeout 120 "${stream[@]}" -m 10 -n 100 127.0.0.1 >"$dir/$transport-channel.log" 2>&1 ||
+		fail "uclient $label exited with status $?"
+	check_report "$dir/$transport-channel.log" 1000 "$label, channels (10 clients x 100)"
+	# The uclient has exited: every connection is closed, so every allocation made on one is
+	# gone (log lines are written as it happens; give the relay a moment).
+	for i in $(seq 1 20); do
+		read -r created deleted <<<"$(stream_allocs "$transport")"
+		[ "$created" -eq "$deleted" ] && break
+		sleep 0.1
+	done
+	if [ "$created" -ge 20 ] && [ "$created" -eq "$deleted" ]; then
+		echo "    -> $created allocations over $transport, all deleted with their connections"
+	else
+		fail "$label: $created allocations created, $deleted deleted after the clients left"
+	fi
+done
 
 exit "$failed"
