@@ -621,18 +621,19 @@ START_TEST(test_tcp_max_connections)
 }
 END_TEST
 
-START_TEST(test_tcp_slow_reader)
+/* A client that does not read: once TURN_STREAM_OUT_SOFT bytes wait for it, data from its peer is
+ * dropped and counted in stream_dropped, as UDP would lose it; the connection stays, and what it
+ * then reads are whole ChannelData frames in order (none cut), and answers. Over TLS this also
+ * retries SSL_write from a moved and grown output buffer. */
+static void slow_reader(bool over_tls, uint16_t port)
 {
-	/* A client that does not read: once TURN_STREAM_OUT_SOFT bytes wait for it, data from its
-	 * peer is dropped and counted in stream_dropped, as UDP would lose it; the connection stays,
-	 * and what it then reads are whole ChannelData frames in order (none cut), and answers. */
 	struct tc c;
 	struct sockaddr_storage relayed, peer;
 	int pfd = udp_peer(&peer), small = 4096; /* the client's receive buffer: fills fast */
 	uint8_t pkt[1000] = { 0 };
 	uint32_t sent = 0, last = 0, got = 0;
 
-	ck_assert_int_eq(tc_open_stream(&c, PORT_TCP, false, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_open_stream(&c, port, over_tls, "demo", "demo"), 0);
 	ck_assert_int_eq(setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
 	ck_assert_int_eq(tc_allocate(&c, &relayed), 0);
 	ck_assert_int_eq(tc_channel_bind(&c, 0x4000, &peer), 0);
@@ -667,6 +668,19 @@ START_TEST(test_tcp_slow_reader)
 	ck_assert_uint_eq(counters().streams_now, 1);
 	tc_close(&c);
 	close(pfd);
+}
+
+START_TEST(test_tcp_slow_reader)
+{
+	/* See slow_reader(): over TCP. */
+	slow_reader(false, PORT_TCP);
+}
+END_TEST
+
+START_TEST(test_tls_slow_reader)
+{
+	/* See slow_reader(): over TLS. */
+	slow_reader(true, PORT_TLS);
 }
 END_TEST
 
@@ -965,6 +979,7 @@ int main(void)
 	tcase_add_test(tc, test_tcp_slow_reader);
 	tcase_add_test(tc, test_tcp_workers);
 	tcase_add_test(tc, test_tls_relay);
+	tcase_add_test(tc, test_tls_slow_reader);
 	tcase_add_test(tc, test_tls_version);
 	tcase_add_test(tc, test_tls_no_certificate);
 	tcase_add_test(tc, test_adopt_tcp);
