@@ -115,6 +115,16 @@ char *http__metrics_render(struct http_server *srv, size_t *len)
 		metric(&b, "tincan_turn_bandwidth_dropped_total", "counter",
 		       "Datagrams dropped by the per-allocation bandwidth cap (turn.bandwidth).",
 		       c.bandwidth_dropped);
+		metric(&b, "tincan_turn_streams", "gauge",
+		       "TURN client connections over TCP and TLS now.", c.streams_now);
+		metric(&b, "tincan_turn_streams_total", "counter",
+		       "TURN client connections over TCP and TLS accepted.", c.streams_total);
+		metric(&b, "tincan_turn_streams_refused_total", "counter",
+		       "TURN client connections closed at once: turn.max_connections reached.",
+		       c.streams_refused);
+		metric(&b, "tincan_turn_stream_dropped_total", "counter",
+		       "Messages from peers dropped: the client's TCP/TLS connection was backed up.",
+		       c.stream_dropped);
 		metric(&b, "tincan_turn_reservations", "gauge",
 		       "Relay ports reserved by EVEN-PORT (R bit) and not yet claimed.",
 		       c.reservations_now);

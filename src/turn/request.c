@@ -108,7 +108,10 @@ static int reply_send(struct req *r, struct stun_builder *b, size_t *len)
 			 strerror(-err));
 		return err;
 	}
-	if (!r->authed && !turn_unauth_admit(r->w, r->from)) {
+	/* The limiter is against reflection from spoofed UDP sources. A stream client has completed
+	 * a TCP handshake, so its address is proven, and a 401 dropped on a stream is never
+	 * retransmitted (RFC 8489 §6.2.2): limiting it would only stall users behind a shared NAT. */
+	if (!r->authed && !r->cl->conn && !turn_unauth_admit(r->w, r->from)) {
 		TURN_CTR_ADD(r->srv, unauth_dropped, 1);
 		return -EAGAIN;
 	}

@@ -364,6 +364,46 @@ START_TEST(test_tcp_relay)
 }
 END_TEST
 
+START_TEST(test_tcp_unauth_not_limited)
+{
+	/* The per-source limiter of unauthenticated answers (turn.unauth_rate) holds back UDP answers
+	 * past its burst, but never a stream's: a TCP client's address is proven by the handshake,
+	 * and a dropped answer on a stream would never be retransmitted. */
+	struct tc t, u;
+	uint8_t buf[1024], tids[10][STUN_TID_LEN];
+	size_t len = 0;
+	int answered = 0;
+
+	turn_server_stop(srv);
+	cfg.turn.unauth_rate = 1;
+	cfg.turn.unauth_burst = 2;
+	ck_assert_int_eq(turn_server_start(&srv, &cfg), 0);
+
+	ck_assert_int_eq(tc_open_stream(&t, PORT_TCP, false, NULL, NULL), 0);
+	for (int i = 0; i < 10; i++) {
+		tc_random_tid(tids[i]);
+		len += request_bytes(buf + len, sizeof(buf) - len, STUN_METHOD_BINDING, tids[i]);
+	}
+	ck_assert_int_eq(tc_send_raw(&t, buf, len), 0);
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(expect_answer(&t, tids[i]), STUN_CLASS_SUCCESS);
+	tc_close(&t);
+
+	/* The same ten over UDP from one address: the burst of 2 passes, most of the rest do not. */
+	ck_assert_int_eq(tc_open(&u, PORT_UDP, NULL, NULL), 0);
+	for (int i = 0; i < 10; i++) {
+		len = request_bytes(buf, sizeof(buf), STUN_METHOD_BINDING, tids[i]);
+		ck_assert_int_eq(tc_send_raw(&u, buf, len), 0);
+	}
+	while (tc_recv(&u, 300) > 0)
+		answered++;
+	ck_assert_int_ge(answered, 2);
+	ck_assert_int_lt(answered, 10);
+	ck_assert_uint_ge(counters().unauth_dropped, 1);
+	tc_close(&u);
+}
+END_TEST
+
 START_TEST(test_tcp_many_frames_one_write)
 {
 	/* Several frames in one write are all handled in order: a Binding, ChannelData (padded), a
@@ -985,6 +1025,7 @@ int main(void)
 	tcase_add_test(tc, test_adopt_tcp);
 	tcase_add_test(tc, test_adopt_tls);
 	tcase_add_test(tc, test_adopt_errors);
+	tcase_add_test(tc, test_tcp_unauth_not_limited);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
