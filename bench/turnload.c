@@ -111,7 +111,7 @@ static struct opts {
 } opt = {
 	.allocs = 10, .mode = MODE_CHANNEL, .size = 160, .rate = 10000, .duration = 3,
 	.warmup = 0.5, .drain = 0.3, .steps = 7, .step_duration = 1, .sat_duration = 2,
-	.fwd_hops = 2, .burst = 8, .window = 64, .setup_timeout = 30, .label = "server",
+	.fwd_hops = 2, .burst = 8, .window = 256, .setup_timeout = 30, .label = "server",
 };
 
 /* ---- clock, CPU sets, /proc ---- */
@@ -1367,7 +1367,7 @@ static void usage(FILE *f)
 "  -t, --threads N          generator threads (default: CPUs in --cpus, else 1)\n"
 "      --cpus LIST          pin generator threads to these CPUs, round robin (e.g. 1)\n"
 "      --burst N            datagrams per sendmmsg on one socket, 1..%d (default 8)\n"
-"      --window N           setup requests in flight per thread (default 64)\n"
+"      --window N           setup requests in flight per thread (default 256)\n"
 "      --setup-timeout SEC  bound on each setup phase (default 30)\n"
 "\n"
 "Trials (default: one trial at --rate)\n"

@@ -38,6 +38,7 @@ const USAGE = `Usage: node bench/wsload.mjs [OPTIONS]
   --pid PID          tincand's pid, for RSS and CPU (/proc)
   --tincand BIN      start this tincand (generated config, port from --url) and stop it at the end
   --server-cpu N     with --tincand: pin it to CPU N with taskset (default 0; -1: no pinning)
+  --idle SEC         after connecting, measure tincand's CPU with every socket idle (default 5)
   --timeout SEC      bound on each phase (default 300)
   --ws-module PATH   where the npm package ws is (default: tests/node_modules/ws)
   --json             only print the JSON line
@@ -47,7 +48,7 @@ const USAGE = `Usage: node bench/wsload.mjs [OPTIONS]
 function parseArgs(argv) {
   const o = {
     rooms: 5000, perRoom: 2, candidates: 4, sdp: 3000, rate: 5000, concurrency: 200,
-    url: 'http://127.0.0.1:27501', pid: 0, tincand: '', serverCpu: 0, timeout: 300,
+    url: 'http://127.0.0.1:27501', pid: 0, tincand: '', serverCpu: 0, timeout: 300, idle: 5,
     wsModule: process.env.TINCAN_WS_MODULE ?? '', json: false,
   };
   const num = (v, name) => {
@@ -73,6 +74,7 @@ function parseArgs(argv) {
       case '--tincand': o.tincand = v(); break;
       case '--server-cpu': o.serverCpu = num(v(), a); break;
       case '--timeout': o.timeout = num(v(), a); break;
+      case '--idle': o.idle = num(v(), a); break;
       case '--ws-module': o.wsModule = v(); break;
       case '--json': o.json = true; break;
       case '-h': case '--help': process.stdout.write(USAGE); process.exit(0);
@@ -332,6 +334,15 @@ async function main() {
     log(`tincand RSS: idle ${res.rss_idle_kib} KiB, +rooms ${res.rss_rooms_kib} KiB, ` +
       `+websockets ${res.rss_ws_kib} KiB: ${res.rss_per_conn_kib} KiB per connection, ` +
       `${res.rss_per_room_kib} KiB per room (with its join tokens)`);
+
+    // 3b. Idle: what the open sockets cost with nothing to say.
+    if (o.idle > 0) {
+      const c0 = cpuSeconds(o.pid);
+      const w0 = performance.now();
+      await new Promise((r) => setTimeout(r, o.idle * 1000));
+      res.server_idle_cpu_pct = r1((cpuSeconds(o.pid) - c0) / ((performance.now() - w0) / 1000) * 100);
+      log(`idle: tincand used ${res.server_idle_cpu_pct} % of a core with ${connected} idle sockets`);
+    }
 
     // 4. Exchange, paced: in each room the last to arrive offers to each earlier peer, who
     // answers; everyone then trickles candidates to everyone. Rooms start at a rate that keeps the
