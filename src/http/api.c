@@ -69,6 +69,10 @@ static char *problem_json(unsigned status, const char *detail)
 static int put_headers(struct lws *wsi, unsigned status, const char *ctype, size_t len,
 		       const char *const *extra, bool close, unsigned char **p, unsigned char *end)
 {
+	struct http_server *srv = http__server(wsi);
+
+	if (status >= 100 && status < 600)
+		srv->http_status[status]++;
 	if (lws_add_http_common_headers(wsi, status, ctype, len, p, end))
 		return -1;
 	/* Tokens and TURN credentials must not sit in any cache. */

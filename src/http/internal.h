@@ -97,6 +97,11 @@ struct http_server {
 		unsigned count;
 	} selftest[256];
 
+	/* HTTP responses by status code (index 100..599), for /metrics: every answer tincand
+	 * writes (API, /metrics, refused upgrades) and every static file lws served whole (200).
+	 * lws's own error answers on the static mount (404 of a missing file) are not seen. */
+	uint64_t http_status[600];
+
 	/* lws keeps pointers to these for the context's life. */
 	char iface[ADDR_STRLEN];
 	struct lws_protocols protocols[3];

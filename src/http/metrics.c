@@ -95,8 +95,19 @@ char *http__metrics_render(struct http_server *srv, size_t *len)
 			   c.bytes_to_peer, c.bytes_to_client);
 		metric(&b, "tincan_turn_requests_total", "counter", "STUN/TURN requests answered.",
 		       c.requests);
-		metric(&b, "tincan_turn_auth_failures_total", "counter",
-		       "TURN requests refused for a bad credential.", c.auth_failures);
+		put(&b, "# HELP tincan_turn_auth_failures_total TURN requests refused (401) for a "
+		    "bad credential, by reason.\n# TYPE tincan_turn_auth_failures_total counter\n");
+		put(&b, "tincan_turn_auth_failures_total{reason=\"unknown_user\"} %" PRIu64 "\n",
+		    c.auth_unknown_user);
+		put(&b, "tincan_turn_auth_failures_total{reason=\"expired\"} %" PRIu64 "\n",
+		    c.auth_expired);
+		put(&b, "tincan_turn_auth_failures_total{reason=\"revoked\"} %" PRIu64 "\n",
+		    c.auth_revoked);
+		put(&b, "tincan_turn_auth_failures_total{reason=\"bad_integrity\"} %" PRIu64 "\n",
+		    c.auth_bad_integrity);
+		metric(&b, "tincan_turn_stale_nonces_total", "counter",
+		       "TURN requests answered 438 Stale Nonce (expired, forged or another address's).",
+		       c.stale_nonces);
 		metric(&b, "tincan_turn_malformed_total", "counter",
 		       "Datagrams dropped as malformed.", c.malformed);
 		metric(&b, "tincan_turn_port_exhausted_total", "counter",
@@ -132,6 +143,14 @@ char *http__metrics_render(struct http_server *srv, size_t *len)
 	metric(&b, "tincan_rooms", "gauge", "Rooms that exist now.", signal_hub_rooms(srv->hub));
 	metric(&b, "tincan_participants", "gauge", "Participants connected by WebSocket now.",
 	       signal_hub_peers(srv->hub));
+	metric(&b, "tincan_ws_connections", "gauge",
+	       "Signaling WebSockets open now (joined or not yet).", srv->conns.count);
+	put(&b, "# HELP tincan_http_requests_total HTTP responses by status code (static files: "
+	    "those served whole).\n# TYPE tincan_http_requests_total counter\n");
+	for (unsigned code = 100; code < 600; code++)
+		if (srv->http_status[code])
+			put(&b, "tincan_http_requests_total{code=\"%u\"} %" PRIu64 "\n", code,
+			    srv->http_status[code]);
 	put(&b, "# HELP tincan_build_info Version of tincand.\n# TYPE tincan_build_info gauge\n"
 	    "tincan_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
 

@@ -265,6 +265,10 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		if (t && t->resp)
 			return http__reply_write(wsi, t);
 		break;
+	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+		/* A static file went out whole (lws's mount answered 200). */
+		http__server(wsi)->http_status[200]++;
+		break;
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (t)

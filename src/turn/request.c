@@ -188,8 +188,11 @@ static int password_algorithm(const struct stun_msg *m, uint16_t *alg)
  * r->key, r->keylen, r->user and r->sha256 set, or a negative errno after answering:
  *   no MESSAGE-INTEGRITY(-SHA256): 401, the normal first exchange, not a failure;
  *   USERNAME or USERHASH, REALM or NONCE missing, or the password algorithms wrong: 400;
- *   an unknown, expired or revoked user, or a wrong HMAC: 401, counted in auth_failures;
- *   a nonce that is not valid (forged, expired, minted for another address): 438.
+ *   an unknown, expired or revoked user, or a wrong HMAC: 401, counted in auth_failures and
+ *   in the counter of its reason (auth_unknown_user, auth_expired, auth_revoked,
+ *   auth_bad_integrity);
+ *   a nonce that is not valid (forged, expired, minted for another address): 438, counted in
+ *   stale_nonces.
  * MESSAGE-INTEGRITY-SHA256 is checked if present, else MESSAGE-INTEGRITY; it must be untruncated,
  * since TURN does not allow truncation (RFC 8489 §14.6).
  */
@@ -231,11 +234,20 @@ static int authenticate(struct req *r, const struct turn_alloc *al)
 	}
 	if (n <= 0 || err) {
 		TURN_CTR_ADD(r->srv, auth_failures, 1);
+		if (n == -ETIME)
+			TURN_CTR_ADD(r->srv, auth_expired, 1);
+		else if (n == -EKEYREVOKED)
+			TURN_CTR_ADD(r->srv, auth_revoked, 1);
+		else if (n <= 0)
+			TURN_CTR_ADD(r->srv, auth_unknown_user, 1);
+		else
+			TURN_CTR_ADD(r->srv, auth_bad_integrity, 1);
 		reply_error(r, 401);
 		return -EACCES;
 	}
 
 	if (turn_nonce_check(r->srv, r->from, nonce->val, nonce->len)) {
+		TURN_CTR_ADD(r->srv, stale_nonces, 1);
 		reply_error(r, 438);
 		return -EACCES;
 	}

@@ -935,6 +935,11 @@ void turn_server_counters(const struct turn_server *srv, struct turn_counters *o
 	CTR_COPY(pkts_to_client);
 	CTR_COPY(bytes_to_client);
 	CTR_COPY(auth_failures);
+	CTR_COPY(auth_unknown_user);
+	CTR_COPY(auth_expired);
+	CTR_COPY(auth_revoked);
+	CTR_COPY(auth_bad_integrity);
+	CTR_COPY(stale_nonces);
 	CTR_COPY(requests);
 	CTR_COPY(malformed);
 	CTR_COPY(port_exhausted);

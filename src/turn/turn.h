@@ -30,7 +30,13 @@ struct turn_counters {
 	uint64_t bytes_to_peer;      /* application payload bytes */
 	uint64_t pkts_to_client;     /* peer -> relay -> client */
 	uint64_t bytes_to_client;
-	uint64_t auth_failures;      /* 401 for a bad credential (not the first, credential-less 401) */
+	uint64_t auth_failures;      /* 401 for a bad credential (not the first, credential-less 401):
+				      * the sum of the four auth_* reasons below */
+	uint64_t auth_unknown_user;  /* ...no such static user, or not a REST username */
+	uint64_t auth_expired;       /* ...a REST credential past its expiry */
+	uint64_t auth_revoked;       /* ...a REST credential of a participant who left */
+	uint64_t auth_bad_integrity; /* ...MESSAGE-INTEGRITY(-SHA256) wrong: a bad password */
+	uint64_t stale_nonces;       /* 438 answers: a nonce expired, forged or for another address */
 	uint64_t requests;           /* STUN requests answered */
 	uint64_t malformed;          /* datagrams dropped as not STUN / not ChannelData / malformed */
 	uint64_t port_exhausted;     /* 508 answers: no relay port left */

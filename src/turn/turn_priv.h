@@ -125,6 +125,11 @@ struct turn_ctr {
 	atomic_uint_fast64_t pkts_to_client;
 	atomic_uint_fast64_t bytes_to_client;
 	atomic_uint_fast64_t auth_failures;
+	atomic_uint_fast64_t auth_unknown_user;
+	atomic_uint_fast64_t auth_expired;
+	atomic_uint_fast64_t auth_revoked;
+	atomic_uint_fast64_t auth_bad_integrity;
+	atomic_uint_fast64_t stale_nonces;
 	atomic_uint_fast64_t requests;
 	atomic_uint_fast64_t malformed;
 	atomic_uint_fast64_t port_exhausted;

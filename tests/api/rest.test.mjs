@@ -257,6 +257,8 @@ test('GET /api/ice-servers without a valid token is 401 with a Bearer challenge'
 });
 
 test('GET /metrics from loopback is Prometheus text that parses', async () => {
+  assert.equal((await http('GET', '/api/health')).status, 200);
+  assert.equal((await http('GET', '/api/nope')).status, 404);
   const res = await http('GET', '/metrics');
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
@@ -277,15 +279,24 @@ test('GET /metrics from loopback is Prometheus text that parses', async () => {
     samples.set(m[1] + (m[2] ?? ''), Number(m[5]));
   }
   for (const name of ['tincan_turn_allocations', 'tincan_turn_allocations_total',
-    'tincan_turn_permissions', 'tincan_turn_channels', 'tincan_turn_auth_failures_total',
+    'tincan_turn_permissions', 'tincan_turn_channels', 'tincan_turn_stale_nonces_total',
     'tincan_turn_malformed_total', 'tincan_turn_port_exhausted_total',
     'tincan_turn_unauth_dropped_total', 'tincan_turn_peer_denied_total',
     'tincan_turn_quota_exceeded_total', 'tincan_turn_capacity_exceeded_total',
     'tincan_turn_bandwidth_dropped_total', 'tincan_turn_reservations', 'tincan_turn_streams',
     'tincan_turn_streams_total', 'tincan_turn_streams_refused_total',
     'tincan_turn_stream_dropped_total', 'tincan_rooms',
-    'tincan_participants']) {
+    'tincan_participants', 'tincan_ws_connections']) {
     assert.ok(samples.has(name), name);
+  }
+  for (const reason of ['unknown_user', 'expired', 'revoked', 'bad_integrity']) {
+    assert.ok(samples.has(`tincan_turn_auth_failures_total{reason="${reason}"}`), reason);
+  }
+  // HTTP responses by status: the health check and the unknown route above at least.
+  assert.ok(samples.get('tincan_http_requests_total{code="200"}') >= 1);
+  assert.ok(samples.get('tincan_http_requests_total{code="404"}') >= 1);
+  for (const k of samples.keys()) {
+    if (k.startsWith('tincan_http_requests_total')) assert.match(k, /\{code="[1-5]\d\d"\}$/);
   }
   for (const dir of ['to_peer', 'to_client']) {
     assert.ok(samples.has(`tincan_turn_relayed_packets_total{direction="${dir}"}`));
@@ -302,8 +313,10 @@ test('/metrics counts rooms and participants', async () => {
   };
   const room = await createRoom();
   assert.ok((await read('tincan_rooms')) >= 1);
+  const ws = await read('tincan_ws_connections');
   const a = await enter(room);
   assert.ok((await read('tincan_participants')) >= 1);
+  assert.equal(await read('tincan_ws_connections'), ws + 1);
   await a.client.close();
 });
 

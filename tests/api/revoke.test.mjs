@@ -14,6 +14,14 @@ function turnCredential(iceServers) {
   return s;
 }
 
+// The 401s refused for a revoked credential so far (tincan_turn_auth_failures_total{reason}).
+async function revokedRefusals() {
+  const res = await http('GET', '/metrics');
+  const m = res.text.match(/^tincan_turn_auth_failures_total\{reason="revoked"\} (\d+)$/m);
+  assert.ok(m, 'auth failures by reason in /metrics');
+  return Number(m[1]);
+}
+
 async function allocationsNow() {
   const res = await http('GET', '/metrics');
   const m = res.text.match(/^tincan_turn_allocations (\d+)$/m);
@@ -57,6 +65,7 @@ test('leaving revokes the participant\'s TURN credentials and deletes its alloca
 
     // Authentication comes before the allocation lookup, so the revoked credential is what the
     // Refresh is refused for (401), rather than the missing allocation (437).
+    const refusedBefore = await revokedRefusals();
     const refreshed = await a.refresh();
     assert.equal(refreshed.cls, 'error', 'Refresh after leaving is refused');
     assert.equal(refreshed.error, 401);
@@ -64,6 +73,7 @@ test('leaving revokes the participant\'s TURN credentials and deletes its alloca
     const again = await b.allocate();
     assert.equal(again.cls, 'error', 'a new Allocate with the revoked credential is refused');
     assert.equal(again.error, 401);
+    assert.equal(await revokedRefusals(), refusedBefore + 2, 'both refusals counted as revoked');
   } finally {
     a.close();
     b.close();

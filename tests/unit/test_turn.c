@@ -266,10 +266,14 @@ START_TEST(test_wrong_password)
 	ck_assert_int_eq(tc_open(&c, PORT, "demo", "not-demo"), 0);
 	ck_assert_int_eq(tc_allocate(&c, NULL), 401);
 	ck_assert_uint_eq(counters().auth_failures, 1);
+	ck_assert_uint_eq(counters().auth_bad_integrity, 1);
 	tc_close(&c);
 	ck_assert_int_eq(tc_open(&c, PORT, "nobody", "demo"), 0);
 	ck_assert_int_eq(tc_allocate(&c, NULL), 401);
 	ck_assert_uint_eq(counters().auth_failures, 2);
+	ck_assert_uint_eq(counters().auth_unknown_user, 1);
+	ck_assert_uint_eq(counters().auth_bad_integrity, 1);
+	ck_assert_uint_eq(counters().auth_expired, 0);
 	ck_assert_uint_eq(counters().allocations_now, 0);
 	tc_close(&c);
 }
@@ -326,6 +330,8 @@ START_TEST(test_rest_credentials)
 	ck_assert_int_eq(tc_open(&c, PORT, user, pass), 0);
 	ck_assert_int_eq(tc_allocate(&c, NULL), 401);
 	ck_assert_uint_eq(counters().auth_failures, 1);
+	ck_assert_uint_eq(counters().auth_expired, 1);
+	ck_assert_uint_eq(counters().auth_unknown_user, 0);
 	tc_close(&c);
 }
 END_TEST
@@ -345,6 +351,8 @@ START_TEST(test_stale_nonce)
 	c.retry = false;
 	strcpy(c.nonce, "00000000ffffffff0123456789abcdef01234567"); /* well formed, bad MAC */
 	ck_assert_int_eq(tc_allocate(&c, NULL), 438);
+	ck_assert_uint_eq(counters().stale_nonces, 2);
+	ck_assert_uint_eq(counters().auth_failures, 0); /* a stale nonce is not a bad credential */
 	c.retry = true;
 	ck_assert_int_eq(tc_allocate(&c, NULL), 0); /* the fresh nonce works */
 	tc_close(&c);
