@@ -200,22 +200,34 @@ json_t *http__ice_servers(struct http_server *srv, const char *participant, unsi
 		json_decref(urls);
 		return NULL;
 	}
-	/* The TURN URLs in order of preference (browsers keep it): UDP, TCP (turn.tcp_listen), then
-	 * TLS on the shared port, which gets through networks that allow only HTTPS out. */
+	/* The TURN URLs in order of preference (browsers keep it): UDP, TCP (turn.tcp_listen), TLS
+	 * on its own port (turn.tls_listen, 5349), then TLS on the shared port, which gets through
+	 * networks that allow only HTTPS out. tincand does not start if TLS is configured and its
+	 * certificate cannot be loaded, so a configured TLS port is a working one. */
+	size_t want = 1;
+
 	snprintf(url, sizeof(url), "turn:%s:%u?transport=udp", srv->ice_host, srv->turn_port);
 	json_array_append_new(urls, json_string(url));
 	if (cfg->turn.n_tcp_listen) {
 		snprintf(url, sizeof(url), "turn:%s:%u?transport=tcp", srv->ice_host,
 			 addr_port(&cfg->turn.tcp_listens[0]));
 		json_array_append_new(urls, json_string(url));
+		want++;
+	}
+	if (cfg->turn.n_tls_listen) {
+		snprintf(url, sizeof(url), "turns:%s:%u?transport=tcp", srv->ice_host,
+			 addr_port(&cfg->turn.tls_listens[0]));
+		json_array_append_new(urls, json_string(url));
+		want++;
 	}
 	if (srv->mux_port) {
 		snprintf(url, sizeof(url), "turns:%s:%u?transport=tcp", srv->ice_host, srv->mux_port);
 		json_array_append_new(urls, json_string(url));
+		want++;
 	}
 	snprintf(stun, sizeof(stun), "stun:%s:%u", srv->ice_host, srv->turn_port);
 	/* "o" takes urls over, also when packing fails. */
-	if (json_array_size(urls) == 1u + !!cfg->turn.n_tcp_listen + !!srv->mux_port)
+	if (json_array_size(urls) == want)
 		ice = json_pack("[{s:[s]}, {s:o, s:s, s:s}]", "urls", stun, "urls", urls,
 				"username", user, "credential", pass);
 	else

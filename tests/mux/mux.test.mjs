@@ -23,6 +23,7 @@ import WebSocket from 'ws';
 
 const HOST = process.env.TINCAN_MUX_HOST ?? '127.0.0.1';
 const PORT = Number(process.env.TINCAN_MUX_PORT ?? 23002);
+const TLS_PORT = Number(process.env.TINCAN_TLS_PORT ?? 23003); // turn.tls_listen
 const CA = readFileSync(process.env.TINCAN_MUX_CA);
 const TIMEOUT = Number(process.env.TINCAN_MUX_TIMEOUT ?? 2);     // mux.classify_timeout
 const PER_IP = Number(process.env.TINCAN_MUX_PER_IP ?? 8);       // mux.max_unclassified_per_ip
@@ -129,13 +130,14 @@ test('https: /metrics from a loopback client, both paths (the real peer address 
   assert.equal((await get('/metrics', { alpn: null })).status, 200);
 });
 
-test('wss: signaling on both paths; welcome lists turn: UDP, then turns: on the shared port', async () => {
+test('wss: signaling on both paths; welcome lists turn: UDP, turns: on turn.tls_listen, then on the shared port', async () => {
   for (const alpn of [['http/1.1'], null]) {
     const w = await welcome(alpn);
     assert.equal(w.type, 'welcome');
     const urls = w.iceServers.flatMap((s) => s.urls);
     const turn = urls.filter((u) => /^turns?:/.test(u));
     assert.match(turn[0], /^turn:.*\?transport=udp$/, urls.join(' '));
+    assert.equal(turn[turn.length - 2], `turns:${HOST}:${TLS_PORT}?transport=tcp`, urls.join(' '));
     assert.equal(turn[turn.length - 1], `turns:${HOST}:${PORT}?transport=tcp`, urls.join(' '));
   }
 });

@@ -26,7 +26,8 @@ fi
 stage=$(node_stage) || { echo "cannot stage the node tests"; exit 99; }
 rm -rf "$stage/mux" && cp -R "$TOP_SRCDIR/tests/mux" "$stage/mux"
 
-conf=$(tincan_conf $BASE 'secret = "mux-test-turn-secret-0123456789";') || exit 99
+# TURN over TLS also on its own port (BASE+3), so the welcome lists both turns: URLs.
+conf=$(tincan_conf $BASE "secret = \"mux-test-turn-secret-0123456789\"; tls_listen = \"127.0.0.1:$((BASE + 3))\";") || exit 99
 dir=$(dirname "$conf")
 log="$dir/tincand.log"
 # The mux group goes before http, so that start_tincand probes http.listen (its last "listen").
@@ -71,7 +72,7 @@ echo "TURN over TCP/TLS in the relay: $([ $turn_streams = 1 ] && echo yes || ech
 
 # 1. The node tests.
 echo "=== mux.test.mjs"
-TINCAN_MUX_HOST=127.0.0.1 TINCAN_MUX_PORT=$MUX TINCAN_MUX_CA=$ca TINCAN_MUX_TIMEOUT=2 \
+TINCAN_MUX_HOST=127.0.0.1 TINCAN_MUX_PORT=$MUX TINCAN_TLS_PORT=$((BASE + 3)) TINCAN_MUX_CA=$ca TINCAN_MUX_TIMEOUT=2 \
 	TINCAN_MUX_PER_IP=8 TINCAN_TURN_STREAMS=$turn_streams node --test "$stage/mux/mux.test.mjs"
 result mux.test.mjs $?
 
