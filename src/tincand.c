@@ -129,6 +129,8 @@ static int start_shared_port(const struct config *cfg, struct turn_server *turn,
 	rc = mux_server_start(mux, cfg, *tls, turn, http);
 	if (rc)
 		log_err("cannot start the shared port: %s", strerror(-rc));
+	else
+		http_server_set_mux(http, *mux);
 	return rc;
 }
 

@@ -59,4 +59,10 @@ int http_server_tls(struct http_server *srv, const char *cert, const char *key);
  * thread; done on the control thread (lws_tls_cert_updated). */
 void http_server_reload_tls(struct http_server *srv);
 
+struct mux_server;
+
+/* Adds the shared port's counters (mux_server_counters) to /metrics. Call on the control thread
+ * before http_server_run(); @mux must outlive the server's loop. */
+void http_server_set_mux(struct http_server *srv, struct mux_server *mux);
+
 #endif

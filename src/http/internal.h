@@ -63,6 +63,7 @@ struct ws_conn {
 struct http_server {
 	const struct config *cfg;
 	struct turn_server *turn;      /* NULL: no TURN counters in /metrics */
+	struct mux_server *mux;        /* NULL: no shared port, no tincan_mux_* metrics */
 	struct lws_context *ctx;
 	struct signal_hub *hub;
 

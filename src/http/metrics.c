@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "http/internal.h"
+#include "mux/mux.h"
 #include "turn/turn.h"
 
 struct buf {
@@ -139,6 +140,28 @@ char *http__metrics_render(struct http_server *srv, size_t *len)
 		metric(&b, "tincan_turn_reservations", "gauge",
 		       "Relay ports reserved by EVEN-PORT (R bit) and not yet claimed.",
 		       c.reservations_now);
+	}
+	if (srv->mux) {
+		struct mux_counters m;
+
+		mux_server_counters(srv->mux, &m);
+		metric(&b, "tincan_mux_accepted_total", "counter",
+		       "Connections accepted on the shared port (mux.listen).", m.accepted);
+		put(&b, "# HELP tincan_mux_connections_total Shared-port connections by what they "
+		    "turned out to be.\n# TYPE tincan_mux_connections_total counter\n");
+		const struct { const char *route; uint64_t n; } r[] = {
+			{ "turn_tcp", m.to_turn_tcp }, { "turn_tls", m.to_turn_tls },
+			{ "https", m.to_https }, { "https_proxied", m.to_https_proxied },
+			{ "http", m.to_http }, { "redirected", m.redirected },
+			{ "rejected", m.rejected }, { "timed_out", m.timed_out },
+			{ "over_limit", m.over_limit },
+		};
+		for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
+			put(&b, "tincan_mux_connections_total{route=\"%s\"} %" PRIu64 "\n",
+			    r[i].route, r[i].n);
+		metric(&b, "tincan_mux_unclassified", "gauge",
+		       "Shared-port connections not yet classified (within mux.classify_timeout).",
+		       m.unclassified_now);
 	}
 	metric(&b, "tincan_rooms", "gauge", "Rooms that exist now.", signal_hub_rooms(srv->hub));
 	metric(&b, "tincan_participants", "gauge", "Participants connected by WebSocket now.",

@@ -221,6 +221,12 @@ static void tls_reload_now(struct http_server *srv)
 		log_info("http: HTTPS on the shared port uses the reloaded %s", srv->tls_cert);
 }
 
+void http_server_set_mux(struct http_server *srv, struct mux_server *mux)
+{
+	if (srv)
+		srv->mux = mux;
+}
+
 void http_server_reload_tls(struct http_server *srv)
 {
 	if (!srv)

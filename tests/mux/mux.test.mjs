@@ -127,7 +127,14 @@ test('https: GET /api/health with ALPN http/1.1 (lws TLS) and without ALPN (prox
 
 test('https: /metrics from a loopback client, both paths (the real peer address is used)', async () => {
   assert.equal((await get('/metrics')).status, 200);
-  assert.equal((await get('/metrics', { alpn: null })).status, 200);
+  const res = await get('/metrics', { alpn: null });
+  assert.equal(res.status, 200);
+  // The shared port's own counters: this very request came in as TLS without ALPN, proxied.
+  const n = (name) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(res.text)?.[1]);
+  assert.ok(n('tincan_mux_accepted_total') >= 2, res.text);
+  assert.ok(n('tincan_mux_connections_total\\{route="https"\\}') >= 1, 'ALPN http/1.1 counted');
+  assert.ok(n('tincan_mux_connections_total\\{route="https_proxied"\\}') >= 1, 'no-ALPN counted');
+  assert.ok(n('tincan_mux_unclassified') >= 0);
 });
 
 test('wss: signaling on both paths; welcome lists turn: UDP, turns: on turn.tls_listen, then on the shared port', async () => {
