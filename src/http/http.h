@@ -59,4 +59,16 @@ int http_server_tls(struct http_server *srv, const char *cert, const char *key);
  * thread; done on the control thread (lws_tls_cert_updated). */
 void http_server_reload_tls(struct http_server *srv);
 
+/*
+ * Makes the server use @cfg, whose restart-only options (http.listen, http.html_dir, the TURN and
+ * shared port addresses) equal those it started with (config_reconcile). Callable from another
+ * thread than the control thread: @cfg is handed to the control thread (lws_cancel_service),
+ * which switches to it between two callbacks, together with the rooms' limits
+ * (signal_hub_set_limits); this call waits for that, so that when it returns the server no
+ * longer reads the previous configuration. If the loop has already returned, the switch is made
+ * here. Live: rooms.*, http.selftest_rate, http.metrics_allow, the TURN secret and credential
+ * lifetime of minted credentials; rooms and WebSocket sessions stay. Returns 0, or -EINVAL.
+ */
+int http_server_reload(struct http_server *srv, const struct config *cfg);
+
 #endif
