@@ -94,6 +94,7 @@ static void reload(struct signal_thread *st)
 {
 	struct config *next = calloc(1, sizeof(*next));
 	struct config_changes ch;
+	struct retired *r;
 	char err[1024];
 	int rc;
 
@@ -127,15 +128,16 @@ static void reload(struct signal_thread *st)
 		rc = -EINVAL;
 	if (st->mux && mux_server_reload(st->mux, next))
 		rc = -ENOMEM;
-	struct retired *r = rc ? malloc(sizeof(*r)) : NULL;
-
+	r = rc ? malloc(sizeof(*r)) : NULL;
 	if (r) {
-		log_err("SIGHUP: a module could not be told at once; the previous configuration is kept in memory until exit");
+		log_err("SIGHUP: a module could not be told at once; the previous configuration "
+			"is kept in memory until exit");
 		r->cfg = st->cfg;
 		r->next = st->retired;
 		st->retired = r;
 	} else if (rc) {
-		log_err("SIGHUP: a module could not be told at once, and no memory to track it: the previous configuration is leaked");
+		log_err("SIGHUP: a module could not be told at once, and no memory to track it: "
+			"the previous configuration is leaked");
 	} else {
 		config_free(st->cfg);
 		free(st->cfg);

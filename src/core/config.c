@@ -56,12 +56,13 @@ struct opt {
 	size_t off2;          /* second target (count, "configured" flag), if any */
 	size_t size;          /* target size for strings */
 	/* LIVE: a SIGHUP applies a new value (every reader takes it from the config in use at the
-	 * time); else the running value stays until a restart, because sockets, threads or pools
-	 * were made from it at start. A new option is restart-only until its readers are checked. */
+	 * time). RESTART: the running value stays until a restart, because sockets, threads,
+	 * pools or lws mounts were made from it at start. Every row says which. */
 	bool live;
 };
 
 #define LIVE true
+#define RESTART false
 
 #define F(field) offsetof(struct config, field)
 #define S(field) sizeof(((struct config *)0)->field)
@@ -69,12 +70,14 @@ struct opt {
 static const struct opt options[] = {
 	{ "log_level", OPT_LEVEL, 0, 0, "info", F(log_level), 0, 0, LIVE },
 	{ "turn.listen", OPT_HOSTPORTS, 3478, CONFIG_LISTEN_MAX, "0.0.0.0:3478", F(turn.listens),
-	  F(turn.n_listen), 0 },
-	{ "turn.relay_address", OPT_RELAYS, 0, 0, NULL, 0, 0, 0 },
-	{ "turn.relay_port_min", OPT_PORT, 1024, 65535, "49152", F(turn.relay_port_min), 0, 0 },
-	{ "turn.relay_port_max", OPT_PORT, 1024, 65535, "65535", F(turn.relay_port_max), 0, 0 },
+	  F(turn.n_listen), 0, RESTART },
+	{ "turn.relay_address", OPT_RELAYS, 0, 0, NULL, 0, 0, 0, RESTART },
+	{ "turn.relay_port_min", OPT_PORT, 1024, 65535, "49152", F(turn.relay_port_min), 0, 0,
+	  RESTART },
+	{ "turn.relay_port_max", OPT_PORT, 1024, 65535, "65535", F(turn.relay_port_max), 0, 0,
+	  RESTART },
 	{ "turn.external_address", OPT_STRING, 0, 0, NULL, F(turn.external_host), 0,
-	  S(turn.external_host) },
+	  S(turn.external_host), RESTART },
 	{ "turn.realm", OPT_STRING, 1, 0, "tincan", F(turn.realm), 0, S(turn.realm), LIVE },
 	{ "turn.secret", OPT_SECRET, 0, 0, "", F(turn.secret), F(turn.secret_configured), 0, LIVE },
 	{ "turn.secret_file", OPT_SECRET_FILE, 0, 0, NULL, F(turn.secret), F(turn.secret_configured),
@@ -86,41 +89,45 @@ static const struct opt options[] = {
 	  LIVE },
 	{ "turn.deny_peers", OPT_CIDRS, 0, 0, NULL, F(turn.peers.deny), F(turn.peers.n_deny), 0,
 	  LIVE },
-	{ "turn.workers", OPT_UINT, 1, 64, "1", F(turn.workers), 0, 0 },
+	{ "turn.workers", OPT_UINT, 1, 64, "1", F(turn.workers), 0, 0, RESTART },
 	{ "turn.unauth_rate", OPT_UINT, 0, 1000000, "20", F(turn.unauth_rate), 0, 0, LIVE },
 	{ "turn.unauth_burst", OPT_UINT, 1, 1000000, "40", F(turn.unauth_burst), 0, 0, LIVE },
 	{ "turn.user_quota", OPT_UINT, 0, 100000, "10", F(turn.user_quota), 0, 0, LIVE },
 	{ "turn.max_allocations", OPT_UINT, 0, 1000000, "0", F(turn.max_allocations), 0, 0, LIVE },
 	{ "turn.bandwidth", OPT_UINT, 0, 10000000, "0", F(turn.bandwidth), 0, 0, LIVE },
 	{ "turn.tcp_listen", OPT_HOSTPORTS, 3478, CONFIG_LISTEN_MAX, NULL, F(turn.tcp_listens),
-	  F(turn.n_tcp_listen), 0 },
+	  F(turn.n_tcp_listen), 0, RESTART },
 	{ "turn.tls_listen", OPT_HOSTPORTS, 5349, CONFIG_LISTEN_MAX, NULL, F(turn.tls_listens),
-	  F(turn.n_tls_listen), 0 },
-	{ "turn.max_connections", OPT_UINT, 1, 1000000, "4096", F(turn.max_connections), 0, 0, LIVE },
-	{ "http.listen", OPT_HOSTPORT, 8080, 0, "127.0.0.1:8080", F(http.listen), 0, 0 },
-	{ "http.html_dir", OPT_PATH, 0, 0, TINCAN_PKGDATADIR "/html", F(http.html_dir), 0, 0 },
+	  F(turn.n_tls_listen), 0, RESTART },
+	{ "turn.max_connections", OPT_UINT, 1, 1000000, "4096", F(turn.max_connections), 0, 0,
+	  LIVE },
+	{ "http.listen", OPT_HOSTPORT, 8080, 0, "127.0.0.1:8080", F(http.listen), 0, 0, RESTART },
+	{ "http.html_dir", OPT_PATH, 0, 0, TINCAN_PKGDATADIR "/html", F(http.html_dir), 0, 0,
+	  RESTART },
 	{ "http.selftest_rate", OPT_UINT, 0, 1000, "10", F(http.selftest_rate), 0, 0, LIVE },
 	{ "http.metrics_allow", OPT_CIDRS, 0, 0, NULL, F(http.metrics_allow),
 	  F(http.n_metrics_allow), 0, LIVE },
 	{ "rooms.capacity", OPT_UINT, 2, 16, "2", F(rooms.capacity), 0, 0, LIVE },
 	{ "rooms.max_rooms", OPT_UINT, 1, 1000000, "1000", F(rooms.max_rooms), 0, 0, LIVE },
-	{ "rooms.token_lifetime", OPT_UINT, 60, 604800, "3600", F(rooms.token_lifetime), 0, 0, LIVE },
+	{ "rooms.token_lifetime", OPT_UINT, 60, 604800, "3600", F(rooms.token_lifetime), 0, 0,
+	  LIVE },
 	{ "rooms.idle_timeout", OPT_UINT, 10, 2592000, "86400", F(rooms.idle_timeout), 0, 0, LIVE },
 	{ "rooms.reconnect_grace", OPT_UINT, 0, 600, "20", F(rooms.reconnect_grace), 0, 0, LIVE },
 	{ "rooms.token_secret", OPT_SECRET, 0, 0, "", F(rooms.token_secret),
 	  F(rooms.token_secret_configured), 0, LIVE },
 	{ "rooms.token_secret_file", OPT_SECRET_FILE, 0, 0, NULL, F(rooms.token_secret),
 	  F(rooms.token_secret_configured), 0, LIVE },
-	{ "tls.certificate", OPT_PATH, 0, 0, NULL, F(tls.certificate), 0, 0 },
-	{ "tls.private_key", OPT_PATH, 0, 0, NULL, F(tls.private_key), 0, 0 },
-	{ "tls.state_dir", OPT_PATH, 0, 0, TINCAN_LOCALSTATEDIR, F(tls.state_dir), 0, 0 },
+	{ "tls.certificate", OPT_PATH, 0, 0, NULL, F(tls.certificate), 0, 0, RESTART },
+	{ "tls.private_key", OPT_PATH, 0, 0, NULL, F(tls.private_key), 0, 0, RESTART },
+	{ "tls.state_dir", OPT_PATH, 0, 0, TINCAN_LOCALSTATEDIR, F(tls.state_dir), 0, 0, RESTART },
 	{ "mux.listen", OPT_HOSTPORTS, 443, CONFIG_LISTEN_MAX, NULL, F(mux.listens), F(mux.n_listen),
-	  0 },
+	  0, RESTART },
 	{ "mux.redirect_http", OPT_BOOL, 0, 0, "true", F(mux.redirect_http), 0, 0, LIVE },
 	{ "mux.classify_timeout", OPT_UINT, 1, 300, "10", F(mux.classify_timeout), 0, 0, LIVE },
 	{ "mux.max_unclassified_per_ip", OPT_UINT, 1, 100000, "16", F(mux.max_unclassified_per_ip),
 	  0, 0, LIVE },
-	{ "mux.max_unclassified", OPT_UINT, 1, 1000000, "1024", F(mux.max_unclassified), 0, 0, LIVE },
+	{ "mux.max_unclassified", OPT_UINT, 1, 1000000, "1024", F(mux.max_unclassified), 0, 0,
+	  LIVE },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

@@ -9,8 +9,9 @@
  * loop on the thread that calls http_server_run() (the control thread). Rooms, peers and every
  * lws call live on that thread; the ways in from elsewhere are http_server_stop(),
  * http_server_adopt(), http_server_reload_tls() and http_server_reload(), which set a flag or
- * queue a connection or a configuration under a lock and wake the loop with lws_cancel_service(), the one lws call documented as safe from other
- * threads. The loop acts on them in LWS_CALLBACK_EVENT_WAIT_CANCELLED.
+ * queue a connection or a configuration under a lock and wake the loop with lws_cancel_service(),
+ * the one lws call documented as safe from other threads. The loop acts on them in
+ * LWS_CALLBACK_EVENT_WAIT_CANCELLED.
  *
  * The shared port (src/mux) hands its HTTP connections over with http_server_adopt(): plaintext
  * ones (and the socketpair end of a TLS connection tincand decrypts) go to http.listen's vhost,
