@@ -232,6 +232,8 @@ void http_server_reload_tls(struct http_server *srv)
 
 /* ---- configuration reload (http_server_reload) ---- */
 
+static void log_emit(int level, const char *line);
+
 /* Switches to @cfg: the rooms' limits, then the pointer every route reads. Control thread (or
  * the reloading thread once the loop is over). */
 static void reload_apply(struct http_server *srv, const struct config *cfg)
@@ -246,6 +248,8 @@ static void reload_apply(struct http_server *srv, const struct config *cfg)
 	if (signal_hub_set_limits(srv->hub, &l))
 		log_err("http: the new room limits are invalid; keeping the previous ones");
 	srv->cfg = cfg;
+	/* log_level may have changed: lws's own notices go with debug, as at start. */
+	lws_set_log_level(LLL_ERR | LLL_WARN | (log_enabled(LOGL_DEBUG) ? LLL_NOTICE : 0), log_emit);
 }
 
 /* LWS_CALLBACK_EVENT_WAIT_CANCELLED: takes a configuration http_server_reload() handed over. */
