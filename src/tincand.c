@@ -5,8 +5,15 @@
  * Threads: main (lws loop), TURN worker(s), the shared port's thread (mux.listen, if set), and a
  * signal thread. SIGINT, SIGTERM and SIGHUP are blocked in every thread and taken with sigwait()
  * by the signal thread, so no work happens in a signal handler. SIGINT/SIGTERM ask the lws loop to
- * return; main then stops the shared port and TURN and joins everything. SIGHUP reloads the
- * certificate: calls in progress keep their connections.
+ * return; main then stops the shared port and TURN and joins everything.
+ *
+ * SIGHUP reloads the configuration file and the certificate (reload() below): the file is loaded
+ * into a new struct config; if it is invalid the error (FILE:LINE) is logged and nothing changes.
+ * Otherwise config_reconcile() keeps the running value of every option that cannot change live
+ * (each named in the log) and the new configuration is handed to TURN, HTTP and the shared port,
+ * each of which returns once it no longer reads the old one; then the old one is freed. Calls in
+ * progress keep their allocations, WebSockets and connections. The signal thread owns the
+ * configuration in use from start to exit; main frees the last one after joining it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -46,33 +53,100 @@ static void usage(FILE *f)
 struct signal_thread {
 	pthread_t thread;
 	sigset_t set;
+	const char *path;            /* the configuration file */
+	struct config *cfg;          /* in use; replaced by a reload */
+	/* Configurations a module could not confirm it had let go of (a reload that failed
+	 * half-way, -ENOMEM): kept until exit, then freed. */
+	struct retired {
+		struct retired *next;
+		struct config *cfg;
+	} *retired;
+	struct turn_server *turn;
 	struct http_server *http;
-	struct tls_server *tls;  /* NULL: no TLS, nothing to reload */
-	int sig;             /* the signal that stopped us, or 0 */
+	struct mux_server *mux;      /* NULL: no shared port */
+	struct tls_server *tls;      /* NULL: no TLS, nothing to reload */
+	int sig;                     /* the signal that stopped us, or 0 */
 };
 
-/* SIGHUP: reads the certificate files again. tincand's own TLS (TURN over TLS, the no-ALPN path
- * of the shared port) takes the new SSL_CTX for new connections; lws reloads its HTTPS vhost on
- * its thread. Connections already made keep theirs, so no call drops. Broken new files are
- * logged and the old certificate stays. */
+/* Reads the certificate files again. tincand's own TLS (TURN over TLS, the no-ALPN path of the
+ * shared port) takes the new SSL_CTX for new connections; lws reloads its HTTPS vhost on its
+ * thread. Connections already made keep theirs, so no call drops. Broken new files are logged and
+ * the old certificate stays. */
 static void reload_tls(struct signal_thread *st)
 {
 	char err[1024];
 	bool changed = false;
 	int rc;
 
-	if (!st->tls) {
-		log_notice("SIGHUP: no TLS in use; configuration reload is not supported: restart to apply changes");
+	if (!st->tls)
 		return;
-	}
 	rc = tls_server_reload(st->tls, &changed, err, sizeof(err));
 	if (rc) {
 		log_err("SIGHUP: %s; keeping the certificate in use", err);
 		return;
 	}
 	http_server_reload_tls(st->http);
-	log_notice("SIGHUP: certificate reloaded (%s); other configuration changes need a restart",
-		   changed ? "a new one" : "unchanged");
+	log_notice("SIGHUP: certificate reloaded (%s)", changed ? "a new one" : "unchanged");
+}
+
+/* SIGHUP: loads the file again and switches every module to it (see the top of this file). */
+static void reload(struct signal_thread *st)
+{
+	struct config *next = calloc(1, sizeof(*next));
+	struct config_changes ch;
+	struct retired *r;
+	char err[1024];
+	int rc;
+
+	if (!next) {
+		log_err("SIGHUP: out of memory; keeping the running configuration");
+		return;
+	}
+	rc = config_load(next, st->path, err, sizeof(err));
+	if (!rc)
+		rc = config_reconcile(next, st->cfg, &ch);
+	if (rc) {
+		if (!err[0])
+			snprintf(err, sizeof(err), "%s: %s", st->path, strerror(-rc));
+		log_err("SIGHUP: %s; keeping the running configuration", err);
+		config_free(next);
+		free(next);
+		return;
+	}
+	/* One line per option that needs a restart (paths have no commas). */
+	for (char *p = ch.restart, *end; *p; p = *end ? end + 2 : end) {
+		end = strchr(p, ',');
+		if (!end)
+			end = p + strlen(p);
+		log_warn("SIGHUP: %.*s changed; it takes effect at restart", (int)(end - p), p);
+	}
+
+	log_set_level(next->log_level);
+	/* Each returns once it no longer reads the old configuration; only then is it freed. */
+	rc = turn_server_reload(st->turn, next);
+	if (http_server_reload(st->http, next))
+		rc = -EINVAL;
+	if (st->mux && mux_server_reload(st->mux, next))
+		rc = -ENOMEM;
+	r = rc ? malloc(sizeof(*r)) : NULL;
+	if (r) {
+		log_err("SIGHUP: a module could not be told at once; the previous configuration "
+			"is kept in memory until exit");
+		r->cfg = st->cfg;
+		r->next = st->retired;
+		st->retired = r;
+	} else if (rc) {
+		log_err("SIGHUP: a module could not be told at once, and no memory to track it: "
+			"the previous configuration is leaked");
+	} else {
+		config_free(st->cfg);
+		free(st->cfg);
+	}
+	st->cfg = next;
+	reload_tls(st);
+	log_notice("SIGHUP: configuration reloaded from %s (%u option%s changed%s%s%s%s)", st->path,
+		   ch.n_live, ch.n_live == 1 ? "" : "s", ch.n_live ? ": " : "", ch.live,
+		   ch.n_restart ? "; restart needed for: " : "", ch.restart);
 }
 
 /* Creates @dir and its missing parents (0750), for the self-signed certificate's state directory
@@ -143,7 +217,7 @@ static void *signal_main(void *arg)
 		if (sigwait(&st->set, &sig))
 			continue;
 		if (sig == SIGHUP) {
-			reload_tls(st);
+			reload(st);
 			continue;
 		}
 		st->sig = sig;
@@ -165,7 +239,7 @@ int main(int argc, char **argv)
 	};
 	const char *path = TINCAN_SYSCONFDIR "/tincan.conf";
 	bool check_only = false;
-	struct config cfg;
+	struct config *cfg = NULL;
 	char err[1024];
 	struct turn_server *turn = NULL;
 	struct http_server *http = NULL;
@@ -190,19 +264,26 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	rc = config_load(&cfg, path, err, sizeof(err));
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg) {
+		fprintf(stderr, "tincand: out of memory\n");
+		return 1;
+	}
+	rc = config_load(cfg, path, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "tincand: %s\n", err);
+		free(cfg);
 		return 1;
 	}
 	if (check_only) {
 		printf("%s: configuration is valid\n", path);
-		config_free(&cfg);
+		config_free(cfg);
+		free(cfg);
 		return 0;
 	}
-	log_set_level(cfg.log_level);
+	log_set_level(cfg->log_level);
 	log_notice("tincand %s starting with %s", PACKAGE_VERSION, path);
-	if (!cfg.turn.secret_configured)
+	if (!cfg->turn.secret_configured)
 		log_notice("turn.secret is not set: using a random secret; credentials end with this process");
 
 	/* Block the signals before any thread starts, so every thread inherits the mask. */
@@ -214,22 +295,26 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &st.set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	rc = turn_server_start(&turn, &cfg);
+	rc = turn_server_start(&turn, cfg);
 	if (rc) {
 		log_err("cannot start the TURN relay: %s", strerror(-rc));
 		goto out;
 	}
-	rc = http_server_create(&http, &cfg, turn);
+	rc = http_server_create(&http, cfg, turn);
 	if (rc) {
 		log_err("cannot start the HTTP server: %s", strerror(-rc));
 		goto out;
 	}
-	if (cfg.mux.n_listen || cfg.turn.n_tls_listen) {
-		rc = start_shared_port(&cfg, turn, http, &tls, &mux);
+	if (cfg->mux.n_listen || cfg->turn.n_tls_listen) {
+		rc = start_shared_port(cfg, turn, http, &tls, &mux);
 		if (rc)
 			goto out;
 	}
+	st.path = path;
+	st.cfg = cfg;
+	st.turn = turn;
 	st.http = http;
+	st.mux = mux;
 	st.tls = tls;
 	rc = -pthread_create(&st.thread, NULL, signal_main, &st);
 	if (rc) {
@@ -246,13 +331,23 @@ out:
 		if (!st.sig)
 			pthread_kill(st.thread, SIGUSR1);
 		pthread_join(st.thread, NULL);
+		cfg = st.cfg; /* a reload may have replaced it */
 	}
 	/* The shared port first: it hands connections to both others. */
 	mux_server_stop(mux);
 	http_server_destroy(http);
 	turn_server_stop(turn);
 	tls_server_free(tls);
-	config_free(&cfg);
+	config_free(cfg);
+	free(cfg);
+	while (st.retired) {
+		struct retired *r = st.retired;
+
+		st.retired = r->next;
+		config_free(r->cfg);
+		free(r->cfg);
+		free(r);
+	}
 	log_notice("tincand stopped");
 	return rc ? 1 : 0;
 }

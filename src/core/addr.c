@@ -305,6 +305,17 @@ bool cidr_match(const struct cidr *c, const struct sockaddr_storage *a)
 	return true;
 }
 
+bool cidr_list_match(const struct cidr *list, size_t n, const struct sockaddr_storage *a)
+{
+	struct sockaddr_storage c = *a;
+
+	addr_canonical(&c);
+	for (size_t i = 0; i < n; i++)
+		if (cidr_match(&list[i], &c))
+			return true;
+	return false;
+}
+
 /* The verdict on one address, already canonical: allow wins, then deny, then permit. */
 static bool acl_one(const struct peer_acl *acl, const struct sockaddr_storage *a)
 {

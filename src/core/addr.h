@@ -73,6 +73,10 @@ int cidr_parse(const char *s, struct cidr *out);
 /* True if @a (already canonical) lies inside @c. */
 bool cidr_match(const struct cidr *c, const struct sockaddr_storage *a);
 
+/* True if @a lies inside one of the @n prefixes of @list. @a is canonicalised first (a copy), so
+ * ::ffff:127.0.0.1 matches 127.0.0.0/8. Used for http.metrics_allow. */
+bool cidr_list_match(const struct cidr *list, size_t n, const struct sockaddr_storage *a);
+
 /*
  * Which peer addresses a TURN client may reach (RFC 8656 §21.3 asks relays to restrict this).
  * The address is canonicalised first (IPv4-mapped -> IPv4). Then the address and every IPv4

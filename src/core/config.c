@@ -55,62 +55,79 @@ struct opt {
 	size_t off;           /* target field in struct config */
 	size_t off2;          /* second target (count, "configured" flag), if any */
 	size_t size;          /* target size for strings */
+	/* LIVE: a SIGHUP applies a new value (every reader takes it from the config in use at the
+	 * time). RESTART: the running value stays until a restart, because sockets, threads,
+	 * pools or lws mounts were made from it at start. Every row says which. */
+	bool live;
 };
+
+#define LIVE true
+#define RESTART false
 
 #define F(field) offsetof(struct config, field)
 #define S(field) sizeof(((struct config *)0)->field)
 
 static const struct opt options[] = {
-	{ "log_level", OPT_LEVEL, 0, 0, "info", F(log_level), 0, 0 },
+	{ "log_level", OPT_LEVEL, 0, 0, "info", F(log_level), 0, 0, LIVE },
 	{ "turn.listen", OPT_HOSTPORTS, 3478, CONFIG_LISTEN_MAX, "0.0.0.0:3478", F(turn.listens),
-	  F(turn.n_listen), 0 },
-	{ "turn.relay_address", OPT_RELAYS, 0, 0, NULL, 0, 0, 0 },
-	{ "turn.relay_port_min", OPT_PORT, 1024, 65535, "49152", F(turn.relay_port_min), 0, 0 },
-	{ "turn.relay_port_max", OPT_PORT, 1024, 65535, "65535", F(turn.relay_port_max), 0, 0 },
+	  F(turn.n_listen), 0, RESTART },
+	{ "turn.relay_address", OPT_RELAYS, 0, 0, NULL, 0, 0, 0, RESTART },
+	{ "turn.relay_port_min", OPT_PORT, 1024, 65535, "49152", F(turn.relay_port_min), 0, 0,
+	  RESTART },
+	{ "turn.relay_port_max", OPT_PORT, 1024, 65535, "65535", F(turn.relay_port_max), 0, 0,
+	  RESTART },
 	{ "turn.external_address", OPT_STRING, 0, 0, NULL, F(turn.external_host), 0,
-	  S(turn.external_host) },
-	{ "turn.realm", OPT_STRING, 1, 0, "tincan", F(turn.realm), 0, S(turn.realm) },
-	{ "turn.secret", OPT_SECRET, 0, 0, "", F(turn.secret), F(turn.secret_configured), 0 },
+	  S(turn.external_host), RESTART },
+	{ "turn.realm", OPT_STRING, 1, 0, "tincan", F(turn.realm), 0, S(turn.realm), LIVE },
+	{ "turn.secret", OPT_SECRET, 0, 0, "", F(turn.secret), F(turn.secret_configured), 0, LIVE },
 	{ "turn.secret_file", OPT_SECRET_FILE, 0, 0, NULL, F(turn.secret), F(turn.secret_configured),
-	  0 },
+	  0, LIVE },
 	{ "turn.credential_lifetime", OPT_UINT, 60, 604800, "86400", F(turn.credential_lifetime),
-	  0, 0 },
-	{ "turn.users", OPT_USERS, 0, 0, NULL, F(turn.users), F(turn.n_users), 0 },
-	{ "turn.allow_peers", OPT_CIDRS, 0, 0, NULL, F(turn.peers.allow), F(turn.peers.n_allow), 0 },
-	{ "turn.deny_peers", OPT_CIDRS, 0, 0, NULL, F(turn.peers.deny), F(turn.peers.n_deny), 0 },
-	{ "turn.workers", OPT_UINT, 1, 64, "1", F(turn.workers), 0, 0 },
-	{ "turn.unauth_rate", OPT_UINT, 0, 1000000, "20", F(turn.unauth_rate), 0, 0 },
-	{ "turn.unauth_burst", OPT_UINT, 1, 1000000, "40", F(turn.unauth_burst), 0, 0 },
-	{ "turn.user_quota", OPT_UINT, 0, 100000, "10", F(turn.user_quota), 0, 0 },
-	{ "turn.max_allocations", OPT_UINT, 0, 1000000, "0", F(turn.max_allocations), 0, 0 },
-	{ "turn.bandwidth", OPT_UINT, 0, 10000000, "0", F(turn.bandwidth), 0, 0 },
+	  0, 0, LIVE },
+	{ "turn.users", OPT_USERS, 0, 0, NULL, F(turn.users), F(turn.n_users), 0, LIVE },
+	{ "turn.allow_peers", OPT_CIDRS, 0, 0, NULL, F(turn.peers.allow), F(turn.peers.n_allow), 0,
+	  LIVE },
+	{ "turn.deny_peers", OPT_CIDRS, 0, 0, NULL, F(turn.peers.deny), F(turn.peers.n_deny), 0,
+	  LIVE },
+	{ "turn.workers", OPT_UINT, 1, 64, "1", F(turn.workers), 0, 0, RESTART },
+	{ "turn.unauth_rate", OPT_UINT, 0, 1000000, "20", F(turn.unauth_rate), 0, 0, LIVE },
+	{ "turn.unauth_burst", OPT_UINT, 1, 1000000, "40", F(turn.unauth_burst), 0, 0, LIVE },
+	{ "turn.user_quota", OPT_UINT, 0, 100000, "10", F(turn.user_quota), 0, 0, LIVE },
+	{ "turn.max_allocations", OPT_UINT, 0, 1000000, "0", F(turn.max_allocations), 0, 0, LIVE },
+	{ "turn.bandwidth", OPT_UINT, 0, 10000000, "0", F(turn.bandwidth), 0, 0, LIVE },
 	{ "turn.tcp_listen", OPT_HOSTPORTS, 3478, CONFIG_LISTEN_MAX, NULL, F(turn.tcp_listens),
-	  F(turn.n_tcp_listen), 0 },
+	  F(turn.n_tcp_listen), 0, RESTART },
 	{ "turn.tls_listen", OPT_HOSTPORTS, 5349, CONFIG_LISTEN_MAX, NULL, F(turn.tls_listens),
-	  F(turn.n_tls_listen), 0 },
-	{ "turn.max_connections", OPT_UINT, 1, 1000000, "4096", F(turn.max_connections), 0, 0 },
-	{ "http.listen", OPT_HOSTPORT, 8080, 0, "127.0.0.1:8080", F(http.listen), 0, 0 },
-	{ "http.html_dir", OPT_PATH, 0, 0, TINCAN_PKGDATADIR "/html", F(http.html_dir), 0, 0 },
-	{ "http.selftest_rate", OPT_UINT, 0, 1000, "10", F(http.selftest_rate), 0, 0 },
-	{ "rooms.capacity", OPT_UINT, 2, 16, "2", F(rooms.capacity), 0, 0 },
-	{ "rooms.max_rooms", OPT_UINT, 1, 1000000, "1000", F(rooms.max_rooms), 0, 0 },
-	{ "rooms.token_lifetime", OPT_UINT, 60, 604800, "3600", F(rooms.token_lifetime), 0, 0 },
-	{ "rooms.idle_timeout", OPT_UINT, 10, 2592000, "86400", F(rooms.idle_timeout), 0, 0 },
-	{ "rooms.reconnect_grace", OPT_UINT, 0, 600, "20", F(rooms.reconnect_grace), 0, 0 },
+	  F(turn.n_tls_listen), 0, RESTART },
+	{ "turn.max_connections", OPT_UINT, 1, 1000000, "4096", F(turn.max_connections), 0, 0,
+	  LIVE },
+	{ "http.listen", OPT_HOSTPORT, 8080, 0, "127.0.0.1:8080", F(http.listen), 0, 0, RESTART },
+	{ "http.html_dir", OPT_PATH, 0, 0, TINCAN_PKGDATADIR "/html", F(http.html_dir), 0, 0,
+	  RESTART },
+	{ "http.selftest_rate", OPT_UINT, 0, 1000, "10", F(http.selftest_rate), 0, 0, LIVE },
+	{ "http.metrics_allow", OPT_CIDRS, 0, 0, NULL, F(http.metrics_allow),
+	  F(http.n_metrics_allow), 0, LIVE },
+	{ "rooms.capacity", OPT_UINT, 2, 16, "2", F(rooms.capacity), 0, 0, LIVE },
+	{ "rooms.max_rooms", OPT_UINT, 1, 1000000, "1000", F(rooms.max_rooms), 0, 0, LIVE },
+	{ "rooms.token_lifetime", OPT_UINT, 60, 604800, "3600", F(rooms.token_lifetime), 0, 0,
+	  LIVE },
+	{ "rooms.idle_timeout", OPT_UINT, 10, 2592000, "86400", F(rooms.idle_timeout), 0, 0, LIVE },
+	{ "rooms.reconnect_grace", OPT_UINT, 0, 600, "20", F(rooms.reconnect_grace), 0, 0, LIVE },
 	{ "rooms.token_secret", OPT_SECRET, 0, 0, "", F(rooms.token_secret),
-	  F(rooms.token_secret_configured), 0 },
+	  F(rooms.token_secret_configured), 0, LIVE },
 	{ "rooms.token_secret_file", OPT_SECRET_FILE, 0, 0, NULL, F(rooms.token_secret),
-	  F(rooms.token_secret_configured), 0 },
-	{ "tls.certificate", OPT_PATH, 0, 0, NULL, F(tls.certificate), 0, 0 },
-	{ "tls.private_key", OPT_PATH, 0, 0, NULL, F(tls.private_key), 0, 0 },
-	{ "tls.state_dir", OPT_PATH, 0, 0, TINCAN_LOCALSTATEDIR, F(tls.state_dir), 0, 0 },
+	  F(rooms.token_secret_configured), 0, LIVE },
+	{ "tls.certificate", OPT_PATH, 0, 0, NULL, F(tls.certificate), 0, 0, RESTART },
+	{ "tls.private_key", OPT_PATH, 0, 0, NULL, F(tls.private_key), 0, 0, RESTART },
+	{ "tls.state_dir", OPT_PATH, 0, 0, TINCAN_LOCALSTATEDIR, F(tls.state_dir), 0, 0, RESTART },
 	{ "mux.listen", OPT_HOSTPORTS, 443, CONFIG_LISTEN_MAX, NULL, F(mux.listens), F(mux.n_listen),
-	  0 },
-	{ "mux.redirect_http", OPT_BOOL, 0, 0, "true", F(mux.redirect_http), 0, 0 },
-	{ "mux.classify_timeout", OPT_UINT, 1, 300, "10", F(mux.classify_timeout), 0, 0 },
+	  0, RESTART },
+	{ "mux.redirect_http", OPT_BOOL, 0, 0, "true", F(mux.redirect_http), 0, 0, LIVE },
+	{ "mux.classify_timeout", OPT_UINT, 1, 300, "10", F(mux.classify_timeout), 0, 0, LIVE },
 	{ "mux.max_unclassified_per_ip", OPT_UINT, 1, 100000, "16", F(mux.max_unclassified_per_ip),
-	  0, 0 },
-	{ "mux.max_unclassified", OPT_UINT, 1, 1000000, "1024", F(mux.max_unclassified), 0, 0 },
+	  0, 0, LIVE },
+	{ "mux.max_unclassified", OPT_UINT, 1, 1000000, "1024", F(mux.max_unclassified), 0, 0,
+	  LIVE },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -624,6 +641,12 @@ static int finish(struct load_ctx *c, const config_t *lc)
 		if (err)
 			return err;
 	}
+	if (!config_lookup(lc, "http.metrics_allow")) {
+		static const char *const loopback[] = { "127.0.0.0/8", "::1/128" };
+		int err = parse_cidr_list(c, opt_find("http.metrics_allow"), NULL, loopback, 2);
+		if (err)
+			return err;
+	}
 	return 0;
 }
 
@@ -687,6 +710,177 @@ const char *config_option_path(size_t i)
 	return i < N_OPTIONS ? options[i].path : NULL;
 }
 
+bool config_option_live(size_t i)
+{
+	return i < N_OPTIONS && options[i].live;
+}
+
+/* ---- reload (config_reconcile) ---- */
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	return (!a->ss_family && !b->ss_family) || addr_equal(a, b);
+}
+
+static const void *cfield(const struct config *cfg, size_t off)
+{
+	return (const char *)cfg + off;
+}
+
+/* True if option @o has the same value in @a and @b. */
+static bool opt_same(const struct opt *o, const struct config *a, const struct config *b)
+{
+	switch (o->type) {
+	case OPT_UINT:
+		return *(const unsigned *)cfield(a, o->off) == *(const unsigned *)cfield(b, o->off);
+	case OPT_PORT:
+		return *(const uint16_t *)cfield(a, o->off) == *(const uint16_t *)cfield(b, o->off);
+	case OPT_LEVEL:
+		return a->log_level == b->log_level;
+	case OPT_BOOL:
+		return *(const bool *)cfield(a, o->off) == *(const bool *)cfield(b, o->off);
+	case OPT_STRING:
+	case OPT_PATH:
+		return strcmp(cfield(a, o->off), cfield(b, o->off)) == 0;
+	case OPT_HOSTPORT:
+	case OPT_IP:
+		return same_addr(cfield(a, o->off), cfield(b, o->off));
+	case OPT_HOSTPORTS: {
+		size_t n = *(const size_t *)cfield(a, o->off2);
+		const struct sockaddr_storage *va = cfield(a, o->off), *vb = cfield(b, o->off);
+
+		if (n != *(const size_t *)cfield(b, o->off2))
+			return false;
+		for (size_t i = 0; i < n; i++)
+			if (!same_addr(&va[i], &vb[i]))
+				return false;
+		return true;
+	}
+	case OPT_RELAYS:
+		return same_addr(&a->turn.relay_v4, &b->turn.relay_v4) &&
+		       same_addr(&a->turn.relay_v6, &b->turn.relay_v6) &&
+		       same_addr(&a->turn.relay_ip, &b->turn.relay_ip);
+	case OPT_SECRET: {
+		const struct cred_secret *sa = cfield(a, o->off), *sb = cfield(b, o->off);
+
+		return sa->len == sb->len && !CRYPTO_memcmp(sa->key, sb->key, sa->len) &&
+		       *(const bool *)cfield(a, o->off2) == *(const bool *)cfield(b, o->off2);
+	}
+	case OPT_SECRET_FILE:
+		return true; /* the same field as its OPT_SECRET row, which names the change */
+	case OPT_CIDRS: {
+		size_t n = *(const size_t *)cfield(a, o->off2);
+		const struct cidr *const *va = cfield(a, o->off), *const *vb = cfield(b, o->off);
+
+		return n == *(const size_t *)cfield(b, o->off2) &&
+		       (!n || !memcmp(*va, *vb, n * sizeof(**va)));
+	}
+	case OPT_USERS:
+		return a->turn.n_users == b->turn.n_users &&
+		       (!a->turn.n_users || !memcmp(a->turn.users, b->turn.users,
+						    a->turn.n_users * sizeof(*a->turn.users)));
+	}
+	return false;
+}
+
+/* Copies option @o's value from @src into @dst. Restart-only options are all stored inline (no
+ * pointer), which tests/unit/test_core.c checks: the heap-held types are never copied. */
+static void opt_copy(const struct opt *o, struct config *dst, const struct config *src)
+{
+	switch (o->type) {
+	case OPT_UINT:
+		*(unsigned *)field(dst, o->off) = *(const unsigned *)cfield(src, o->off);
+		break;
+	case OPT_PORT:
+		*(uint16_t *)field(dst, o->off) = *(const uint16_t *)cfield(src, o->off);
+		break;
+	case OPT_LEVEL:
+		dst->log_level = src->log_level;
+		break;
+	case OPT_BOOL:
+		*(bool *)field(dst, o->off) = *(const bool *)cfield(src, o->off);
+		break;
+	case OPT_STRING:
+		memcpy(field(dst, o->off), cfield(src, o->off), o->size);
+		/* turn.external_address: and the IP derived from it. */
+		if (o->off == F(turn.external_host))
+			dst->turn.external_ip = src->turn.external_ip;
+		break;
+	case OPT_PATH:
+		memcpy(field(dst, o->off), cfield(src, o->off), PATH_MAX);
+		break;
+	case OPT_HOSTPORT:
+	case OPT_IP:
+		memcpy(field(dst, o->off), cfield(src, o->off), sizeof(struct sockaddr_storage));
+		break;
+	case OPT_HOSTPORTS:
+		memcpy(field(dst, o->off), cfield(src, o->off),
+		       CONFIG_LISTEN_MAX * sizeof(struct sockaddr_storage));
+		*(size_t *)field(dst, o->off2) = *(const size_t *)cfield(src, o->off2);
+		break;
+	case OPT_RELAYS:
+		dst->turn.relay_v4 = src->turn.relay_v4;
+		dst->turn.relay_v6 = src->turn.relay_v6;
+		dst->turn.relay_ip = src->turn.relay_ip;
+		break;
+	default:
+		break;
+	}
+}
+
+bool config_option_copyable(size_t i)
+{
+	if (i >= N_OPTIONS)
+		return false;
+	switch (options[i].type) {
+	case OPT_SECRET:
+	case OPT_SECRET_FILE:
+	case OPT_CIDRS:
+	case OPT_USERS:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* Appends ", @path" (or "@path" first) to @buf, keeping it NUL-terminated. */
+static void list_add(char *buf, size_t size, const char *path)
+{
+	size_t len = strlen(buf);
+
+	snprintf(buf + len, size - len, "%s%s", len ? ", " : "", path);
+}
+
+int config_reconcile(struct config *next, const struct config *running,
+		     struct config_changes *out)
+{
+	memset(out, 0, sizeof(*out));
+	/* Random secrets (none configured, before and now) stay those of the running process. */
+	if (!next->turn.secret_configured && !running->turn.secret_configured)
+		next->turn.secret = running->turn.secret;
+	if (!next->rooms.token_secret_configured && !running->rooms.token_secret_configured)
+		next->rooms.token_secret = running->rooms.token_secret;
+
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const struct opt *o = &options[i];
+
+		if (opt_same(o, next, running))
+			continue;
+		if (o->live) {
+			list_add(out->live, sizeof(out->live), o->path);
+			out->n_live++;
+			continue;
+		}
+		if (!config_option_copyable(i))
+			return -EINVAL; /* a table mistake; test_core.c catches it */
+		opt_copy(o, next, running);
+		list_add(out->restart, sizeof(out->restart), o->path);
+		out->n_restart++;
+	}
+	next->turn.listen = next->turn.listens[0]; /* derived, as finish() does */
+	return 0;
+}
+
 void config_free(struct config *cfg)
 {
 	if (!cfg)
@@ -694,9 +888,12 @@ void config_free(struct config *cfg)
 	free(cfg->turn.users);
 	free(cfg->turn.peers.allow);
 	free(cfg->turn.peers.deny);
+	free(cfg->http.metrics_allow);
 	cfg->turn.users = NULL;
 	cfg->turn.peers.allow = cfg->turn.peers.deny = NULL;
+	cfg->http.metrics_allow = NULL;
 	cfg->turn.n_users = cfg->turn.peers.n_allow = cfg->turn.peers.n_deny = 0;
+	cfg->http.n_metrics_allow = 0;
 	/* Secrets do not outlive the config. */
 	OPENSSL_cleanse(&cfg->turn.secret, sizeof(cfg->turn.secret));
 	OPENSSL_cleanse(&cfg->rooms.token_secret, sizeof(cfg->rooms.token_secret));

@@ -79,6 +79,10 @@ struct config {
 		char html_dir[PATH_MAX];               /* static files of the web UI */
 		unsigned selftest_rate;                /* POST /api/selftest per minute per client
 							* address; 0 = the route is off */
+		/* Who may read /metrics: the client address must lie in one of these prefixes
+		 * (IPv4-mapped IPv6 addresses count as IPv4). Default loopback only. */
+		struct cidr *metrics_allow;
+		size_t n_metrics_allow;
 	} http;
 
 	struct {
@@ -123,6 +127,35 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
 /* The path ("group.name") of the @i-th option of the table, or NULL past the end: lets tests and
  * documentation walk every option. */
 const char *config_option_path(size_t i);
+
+/* True if the @i-th option of the table can change while tincand runs (a SIGHUP applies it);
+ * false if it takes effect at the next start only (listen addresses, relay ports, workers...).
+ * False past the end. */
+bool config_option_live(size_t i);
+
+/* True if the @i-th option's value is held inline in struct config (no pointer), so that
+ * config_reconcile can copy it: every restart-only option must be. */
+bool config_option_copyable(size_t i);
+
+/* What config_reconcile found, as comma-separated option paths ("" if none). */
+struct config_changes {
+	char live[1024];           /* changed, and applied by the reload */
+	char restart[1024];        /* changed in the file, kept at the running value */
+	unsigned n_live, n_restart;
+};
+
+/*
+ * Turns @next, freshly loaded with config_load(), into the configuration a running process can
+ * switch to from @running: every option that cannot change live and differs gets @running's
+ * value back (and is named in @out->restart, for the log), as do the values derived from them
+ * (turn.relay_address and turn.external_address defaults); options that can change live keep
+ * @next's value and, if different, are named in @out->live. A secret left unset in both files
+ * keeps @running's random one, so credentials and tokens minted so far stay valid. Secrets are
+ * compared, never printed. Returns 0, or -EINVAL if a restart-only option is of a type that
+ * cannot be copied (a mistake in the table: see config_option_copyable).
+ */
+int config_reconcile(struct config *next, const struct config *running,
+		     struct config_changes *out);
 
 /* Frees what config_load allocated. @cfg may be zeroed or partly loaded. */
 void config_free(struct config *cfg);

@@ -630,21 +630,17 @@ static bool method_ok(const struct route *r, int method)
 	}
 }
 
-/* True for loopback peers (127.0.0.0/8, ::1, and 127.x written as ::ffff:127.x). A connection
- * from the shared port counts as its real client: one that reaches lws through a socketpair
- * (TLS decrypted by tincand) is never local because of the socketpair. */
-static bool peer_is_loopback(struct lws *wsi)
+/* True if the client may read /metrics: its address is in http.metrics_allow (IPv4-mapped
+ * addresses count as IPv4). A connection from the shared port counts as its real client: one
+ * that reaches lws through a socketpair (TLS decrypted by tincand) has no address of its own. */
+static bool metrics_allowed(struct lws *wsi)
 {
+	const struct config *cfg = http__server(wsi)->cfg;
 	struct sockaddr_storage ss;
 
 	if (!http__peer(wsi, &ss))
 		return false;
-	addr_canonical(&ss);
-	if (ss.ss_family == AF_INET)
-		return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
-	if (ss.ss_family == AF_INET6)
-		return IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr);
-	return false;
+	return cidr_list_match(cfg->http.metrics_allow, cfg->http.n_metrics_allow, &ss);
 }
 
 /* The request's Content-Length, or -1 if it has none (or an unreadable one). */
@@ -695,9 +691,9 @@ int http__api_request(struct lws *wsi, struct http_txn *t)
 	} else if (!method_ok(&routes[t->route], t->method)) {
 		t->early_status = 405;
 		t->early_detail = "method not allowed here";
-	} else if (t->route == R_METRICS && !peer_is_loopback(wsi)) {
+	} else if (t->route == R_METRICS && !metrics_allowed(wsi)) {
 		t->early_status = 403;
-		t->early_detail = "metrics are only served to loopback clients";
+		t->early_detail = "metrics are only served to the addresses in http.metrics_allow";
 	}
 
 	if (has_body && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING)) {

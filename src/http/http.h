@@ -65,4 +65,16 @@ struct mux_server;
  * before http_server_run(); @mux must outlive the server's loop. */
 void http_server_set_mux(struct http_server *srv, struct mux_server *mux);
 
+/*
+ * Makes the server use @cfg, whose restart-only options (http.listen, http.html_dir, the TURN and
+ * shared port addresses) equal those it started with (config_reconcile). Callable from another
+ * thread than the control thread: @cfg is handed to the control thread (lws_cancel_service),
+ * which switches to it between two callbacks, together with the rooms' limits
+ * (signal_hub_set_limits); this call waits for that, so that when it returns the server no
+ * longer reads the previous configuration. If the loop has already returned, the switch is made
+ * here. Live: rooms.*, http.selftest_rate, http.metrics_allow, the TURN secret and credential
+ * lifetime of minted credentials; rooms and WebSocket sessions stay. Returns 0, or -EINVAL.
+ */
+int http_server_reload(struct http_server *srv, const struct config *cfg);
+
 #endif

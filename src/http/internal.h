@@ -61,6 +61,8 @@ struct ws_conn {
 };
 
 struct http_server {
+	/* The configuration in use, read and replaced on the control thread only: a reload
+	 * (http_server_reload) hands the new one over through reload_cfg. */
 	const struct config *cfg;
 	struct turn_server *turn;      /* NULL: no TURN counters in /metrics */
 	struct mux_server *mux;        /* NULL: no shared port, no tincan_mux_* metrics */
@@ -89,6 +91,13 @@ struct http_server {
 	struct lws_dll2_owner adopted;     /* control thread: live adopted connections */
 	struct http_adopted *adopting; /* the one inside lws_adopt_descriptor_vhost_via_info() */
 	atomic_bool tls_reload;        /* set by http_server_reload_tls() from another thread */
+	/* http_server_reload(): the configuration waiting for the control thread (NULL: none),
+	 * and loop_done once http_server_run() has returned (no callback takes it any more). */
+	pthread_mutex_t reload_lock;
+	pthread_cond_t reload_cond;
+	const struct config *reload_cfg;
+	bool loop_done;
+	char html_dir[PATH_MAX];       /* http.html_dir as started: lws keeps the mount's pointer */
 
 	/* POST /api/selftest rate limit: per client address hash, the minute and the count in it.
 	 * Addresses that share a slot share a budget, which errs on the strict side. */

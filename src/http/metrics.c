@@ -2,8 +2,9 @@
  * GET /metrics: Prometheus text exposition format 0.0.4.
  *
  * The TURN counters are a snapshot taken with turn_server_counters() (atomics updated by the
- * relay threads); the room counts come from the hub on this thread. Served to loopback clients
- * only (api.c): the numbers reveal how busy the box is and when calls happen.
+ * relay threads); the room counts come from the hub on this thread. Served only to the
+ * addresses of http.metrics_allow, loopback by default (api.c): the numbers reveal how busy the
+ * box is and when calls happen.
  */
 #include <inttypes.h>
 #include <stdarg.h>

@@ -3,14 +3,15 @@
  *
  *   /         static files of the web UI from http.html_dir (lws serves them itself)
  *   /api      the REST API (api.c) and, by upgrade, the signaling WebSocket (ws.c)
- *   /metrics  Prometheus text (metrics.c), loopback clients only
+ *   /metrics  Prometheus text (metrics.c), clients in http.metrics_allow only
  *
  * Debian's lws 4.1.6 has no external-poll or libevent glue usable here, so lws runs its own poll
  * loop on the thread that calls http_server_run() (the control thread). Rooms, peers and every
  * lws call live on that thread; the ways in from elsewhere are http_server_stop(),
- * http_server_adopt() and http_server_reload_tls(), which set a flag or queue a connection under a
- * lock and wake the loop with lws_cancel_service(), the one lws call documented as safe from other
- * threads. The loop acts on them in LWS_CALLBACK_EVENT_WAIT_CANCELLED.
+ * http_server_adopt(), http_server_reload_tls() and http_server_reload(), which set a flag or
+ * queue a connection or a configuration under a lock and wake the loop with lws_cancel_service(),
+ * the one lws call documented as safe from other threads. The loop acts on them in
+ * LWS_CALLBACK_EVENT_WAIT_CANCELLED.
  *
  * The shared port (src/mux) hands its HTTP connections over with http_server_adopt(): plaintext
  * ones (and the socketpair end of a TLS connection tincand decrypts) go to http.listen's vhost,
@@ -235,6 +236,67 @@ void http_server_reload_tls(struct http_server *srv)
 	lws_cancel_service(srv->ctx);
 }
 
+/* ---- configuration reload (http_server_reload) ---- */
+
+static void log_emit(int level, const char *line);
+
+/* Switches to @cfg: the rooms' limits, then the pointer every route reads. Control thread (or
+ * the reloading thread once the loop is over). */
+static void reload_apply(struct http_server *srv, const struct config *cfg)
+{
+	struct signal_limits l = {
+		.capacity = cfg->rooms.capacity, .max_rooms = cfg->rooms.max_rooms,
+		.idle_timeout = cfg->rooms.idle_timeout,
+		.reconnect_grace = cfg->rooms.reconnect_grace,
+		.token_key = &cfg->rooms.token_secret, .token_lifetime = cfg->rooms.token_lifetime,
+	};
+
+	if (signal_hub_set_limits(srv->hub, &l))
+		log_err("http: the new room limits are invalid; keeping the previous ones");
+	srv->cfg = cfg;
+	/* log_level may have changed: lws's own notices go with debug, as at start. */
+	lws_set_log_level(LLL_ERR | LLL_WARN | (log_enabled(LOGL_DEBUG) ? LLL_NOTICE : 0), log_emit);
+}
+
+/* LWS_CALLBACK_EVENT_WAIT_CANCELLED: takes a configuration http_server_reload() handed over. */
+static void reload_take(struct http_server *srv)
+{
+	bool applied = false;
+
+	pthread_mutex_lock(&srv->reload_lock);
+	if (srv->reload_cfg) {
+		reload_apply(srv, srv->reload_cfg);
+		srv->reload_cfg = NULL;
+		applied = true;
+		pthread_cond_broadcast(&srv->reload_cond);
+	}
+	pthread_mutex_unlock(&srv->reload_lock);
+	/* Deadlines may have moved (idle_timeout, reconnect_grace). */
+	if (applied)
+		http__arm_expiry(srv);
+}
+
+int http_server_reload(struct http_server *srv, const struct config *cfg)
+{
+	if (!srv || !cfg)
+		return -EINVAL;
+	pthread_mutex_lock(&srv->reload_lock);
+	srv->reload_cfg = cfg;
+	pthread_mutex_unlock(&srv->reload_lock);
+	lws_cancel_service(srv->ctx);
+	pthread_mutex_lock(&srv->reload_lock);
+	while (srv->reload_cfg && !srv->loop_done)
+		pthread_cond_wait(&srv->reload_cond, &srv->reload_lock);
+	/* The loop returned first: no lws callback runs until http_server_destroy(), which the
+	 * process calls after this thread is done. */
+	if (srv->reload_cfg) {
+		reload_apply(srv, srv->reload_cfg);
+		srv->reload_cfg = NULL;
+	}
+	pthread_mutex_unlock(&srv->reload_lock);
+	return 0;
+}
+
 /* ---- the HTTP protocol: REST, metrics, static files, upgrade checks ---- */
 
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -251,6 +313,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 			stop_begin(srv);
 		if (atomic_exchange(&srv->tls_reload, false))
 			tls_reload_now(srv);
+		reload_take(srv);
 		adopt_queued(srv);
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
@@ -401,7 +464,7 @@ static void tables_init(struct http_server *srv)
 	};
 	m[2] = (struct lws_http_mount){
 		.mountpoint = "/", .mountpoint_len = 1,
-		.origin = srv->cfg->http.html_dir, .def = "index.html",
+		.origin = srv->html_dir, .def = "index.html",
 		.origin_protocol = LWSMPRO_FILE, .extra_mimetypes = srv->mimetypes,
 	};
 
@@ -432,6 +495,9 @@ int http_server_create(struct http_server **out, const struct config *cfg,
 	atomic_init(&srv->stop_requested, false);
 	atomic_init(&srv->tls_reload, false);
 	pthread_mutex_init(&srv->adopt_lock, NULL);
+	pthread_mutex_init(&srv->reload_lock, NULL);
+	pthread_cond_init(&srv->reload_cond, NULL);
+	snprintf(srv->html_dir, sizeof(srv->html_dir), "%s", cfg->http.html_dir);
 	ice_host_init(srv);
 	tables_init(srv);
 
@@ -534,6 +600,10 @@ int http_server_run(struct http_server *srv)
 	while (srv->running)
 		if (lws_service(srv->ctx, 0) < 0)
 			break;
+	pthread_mutex_lock(&srv->reload_lock);
+	srv->loop_done = true;
+	pthread_cond_broadcast(&srv->reload_cond);
+	pthread_mutex_unlock(&srv->reload_lock);
 	return 0;
 }
 
@@ -576,6 +646,8 @@ void http_server_destroy(struct http_server *srv)
 		free(a);
 	}
 	pthread_mutex_destroy(&srv->adopt_lock);
+	pthread_mutex_destroy(&srv->reload_lock);
+	pthread_cond_destroy(&srv->reload_cond);
 	signal_hub_destroy(srv->hub);
 	free(srv);
 }

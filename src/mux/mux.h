@@ -53,6 +53,17 @@ struct mux_counters {
 int mux_server_start(struct mux_server **out, const struct config *cfg, struct tls_server *tls,
 		     struct turn_server *turn, struct http_server *http);
 
+/*
+ * Makes the shared port use @cfg, whose mux.listen and TURN addresses equal those it started
+ * with (config_reconcile). Its thread takes @cfg between two callbacks; this call waits for it,
+ * so that on return the previous configuration is no longer read here. Live:
+ * mux.redirect_http, mux.classify_timeout (for connections accepted from then on),
+ * mux.max_unclassified and mux.max_unclassified_per_ip (connections already open stay). Call
+ * from one thread at a time, before mux_server_stop(). Returns 0; -EINVAL; -ENOMEM (nothing
+ * changed).
+ */
+int mux_server_reload(struct mux_server *srv, const struct config *cfg);
+
 /* Copies the counters. Callable from any thread. */
 void mux_server_counters(const struct mux_server *srv, struct mux_counters *out);
 

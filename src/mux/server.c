@@ -896,6 +896,52 @@ void mux_server_counters(const struct mux_server *srv, struct mux_counters *out)
 #undef LOAD
 }
 
+/* A configuration on its way to the shared port's thread (mux_server_reload). */
+struct handover {
+	struct mux_server *srv;
+	const struct config *cfg;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+};
+
+static void handover_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct handover *h = arg;
+
+	(void)fd;
+	(void)what;
+	h->srv->cfg = h->cfg;
+	pthread_mutex_lock(&h->lock);
+	h->done = true;
+	pthread_cond_signal(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+}
+
+int mux_server_reload(struct mux_server *srv, const struct config *cfg)
+{
+	struct handover h = { .srv = srv, .cfg = cfg, .lock = PTHREAD_MUTEX_INITIALIZER,
+			      .cond = PTHREAD_COND_INITIALIZER };
+	const struct timeval now = { 0, 0 };
+
+	if (!srv || !cfg)
+		return -EINVAL;
+	if (!srv->running) {
+		srv->cfg = cfg;
+		return 0;
+	}
+	/* The thread switches between two callbacks, so none of them sees two configurations. */
+	if (event_base_once(srv->base, -1, EV_TIMEOUT, handover_cb, &h, &now))
+		return -ENOMEM;
+	pthread_mutex_lock(&h.lock);
+	while (!h.done)
+		pthread_cond_wait(&h.cond, &h.lock);
+	pthread_mutex_unlock(&h.lock);
+	pthread_cond_destroy(&h.cond);
+	pthread_mutex_destroy(&h.lock);
+	return 0;
+}
+
 void mux_server_stop(struct mux_server *srv)
 {
 	if (!srv)

@@ -51,6 +51,14 @@ int signal_hub_create(struct signal_hub **out, const struct signal_limits *limit
 	return 0;
 }
 
+int signal_hub_set_limits(struct signal_hub *hub, const struct signal_limits *limits)
+{
+	if (!hub || !limits || !limits->capacity || !limits->max_rooms)
+		return -EINVAL;
+	hub->limits = *limits;
+	return 0;
+}
+
 /* Frees @peer, already out of its room's table and counts. */
 static void peer_free(struct signal_peer *peer)
 {

@@ -130,6 +130,13 @@ int signal_hub_create(struct signal_hub **out, const struct signal_limits *limit
  * @hub may be NULL. */
 void signal_hub_destroy(struct signal_hub *hub);
 
+/* Replaces the hub's limits (a configuration reload). Rooms keep the capacity they were made
+ * with, peers their seats: a lower capacity or max_rooms refuses new ones only. The idle and
+ * reconnect deadlines are counted with the new values from the next signal_hub_expire() on;
+ * a new token_key makes tokens signed with the old one invalid. Returns 0, or -EINVAL (the same
+ * checks as signal_hub_create; nothing changed). */
+int signal_hub_set_limits(struct signal_hub *hub, const struct signal_limits *limits);
+
 /* Rooms that exist now. */
 size_t signal_hub_rooms(const struct signal_hub *hub);
 

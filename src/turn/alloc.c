@@ -222,8 +222,9 @@ static int quota_take(struct turn_server *srv, const char *user)
 	struct turn_quota *q;
 	int err = 0;
 
-	if (cfg->turn.max_allocations &&
-	    atomic_fetch_add(&srv->slots, 1) >= cfg->turn.max_allocations) {
+	/* Counted even without a limit: a SIGHUP may set one, and must find the count right. */
+	if (atomic_fetch_add(&srv->slots, 1) >= cfg->turn.max_allocations &&
+	    cfg->turn.max_allocations) {
 		atomic_fetch_sub(&srv->slots, 1);
 		TURN_CTR_ADD(srv, capacity_exceeded, 1);
 		return -ENOSPC;
@@ -245,8 +246,7 @@ static int quota_take(struct turn_server *srv, const char *user)
 		q->n++;
 	pthread_mutex_unlock(&srv->quota_lock);
 	if (err) {
-		if (cfg->turn.max_allocations)
-			atomic_fetch_sub(&srv->slots, 1);
+		atomic_fetch_sub(&srv->slots, 1);
 		if (err == -EDQUOT)
 			TURN_CTR_ADD(srv, quota_exceeded, 1);
 	}
@@ -260,8 +260,7 @@ static void quota_give(struct turn_server *srv, const char *user)
 	const char *key = quota_key(user);
 	struct turn_quota *q;
 
-	if (srv->cfg->turn.max_allocations)
-		atomic_fetch_sub(&srv->slots, 1);
+	atomic_fetch_sub(&srv->slots, 1);
 	pthread_mutex_lock(&srv->quota_lock);
 	HASH_FIND_STR(srv->quota, key, q);
 	if (q && --q->n == 0) {

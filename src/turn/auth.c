@@ -167,11 +167,16 @@ int turn_auth_userhash(struct turn_server *srv, const uint8_t *hash, size_t len,
 
 	if (len != STUN_USERHASH_LEN)
 		return -ENOENT;
-	/* Every static user is compared, in constant time, so timing says nothing about which. */
-	for (size_t i = 0; i < cfg->turn.n_users; i++)
-		if (!CRYPTO_memcmp(srv->userhash + i * STUN_USERHASH_LEN, hash, STUN_USERHASH_LEN) &&
-		    found < 0)
+	/* Every static user is compared, in constant time, so timing says nothing about which.
+	 * The hashes are computed here rather than kept: a SIGHUP may change the users and the
+	 * realm, and @cfg, loaded once, keeps both consistent (static users are few). */
+	for (size_t i = 0; i < cfg->turn.n_users; i++) {
+		const char *u = cfg->turn.users[i].name;
+
+		stun_userhash(u, strlen(u), realm, strlen(realm), h);
+		if (!CRYPTO_memcmp(h, hash, STUN_USERHASH_LEN) && found < 0)
 			found = (int)i;
+	}
 	if (found >= 0) {
 		strcpy(name, cfg->turn.users[found].name);
 		return 0;
@@ -215,24 +220,6 @@ bool turn_revoked(struct turn_worker *w, const char *name, time_t now)
 		return false;
 	}
 	return expiry <= r->before;
-}
-
-int turn_auth_init(struct turn_server *srv)
-{
-	const struct config *cfg = srv->cfg;
-	const char *realm = cfg->turn.realm;
-
-	if (!cfg->turn.n_users)
-		return 0;
-	srv->userhash = calloc(cfg->turn.n_users, STUN_USERHASH_LEN);
-	if (!srv->userhash)
-		return -ENOMEM;
-	for (size_t i = 0; i < cfg->turn.n_users; i++) {
-		const char *name = cfg->turn.users[i].name;
-		stun_userhash(name, strlen(name), realm, strlen(realm),
-			      srv->userhash + i * STUN_USERHASH_LEN);
-	}
-	return 0;
 }
 
 /* ---- the limit on unauthenticated answers ---- */

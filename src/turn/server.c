@@ -815,9 +815,7 @@ static int server_open(struct turn_server **out, const struct config *cfg, bool 
 		err = -EIO;
 		goto out;
 	}
-	err = turn_auth_init(srv);
-	if (!err)
-		err = self_collect(srv);
+	err = self_collect(srv);
 	if (err)
 		goto out;
 	srv->workers = calloc(n, sizeof(*srv->workers));
@@ -911,7 +909,6 @@ void turn_server_stop(struct turn_server *srv)
 	free(srv->workers);
 	pthread_mutex_destroy(&srv->quota_lock);
 	pthread_mutex_destroy(&srv->resv_lock);
-	free(srv->userhash);
 	free(srv->self);
 	OPENSSL_cleanse(srv->nonce_key, sizeof(srv->nonce_key));
 	free(srv);

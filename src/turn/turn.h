@@ -3,8 +3,8 @@
  * transport UDP).
  *
  * The relay runs on its own libevent worker thread(s); nothing here touches libwebsockets. It shares
- * with the rest of the process only the read-only config (including the credential secret) and the
- * counters below, which are updated atomically.
+ * with the rest of the process only the config (including the credential secret: read-only, and
+ * replaced whole by turn_server_reload) and the counters below, which are updated atomically.
  */
 #ifndef TINCAN_TURN_TURN_H
 #define TINCAN_TURN_TURN_H
@@ -59,6 +59,20 @@ struct turn_counters {
  * Returns 0, or a negative errno (the listen address cannot be bound, a thread cannot start);
  * on error nothing is left running. */
 int turn_server_start(struct turn_server **out, const struct config *cfg);
+
+/*
+ * Makes the running relay use @cfg, a configuration whose restart-only options (listen addresses,
+ * relay addresses and ports, workers) equal those it started with (config_reconcile). Lock-free
+ * for the workers (reload.c explains why it is race-free): returns once every worker has seen
+ * @cfg, so that the previous configuration is no longer read by the relay (the caller frees it,
+ * once the other modules have let go of it too). Live: realm, secret, users, peer ACL, quotas,
+ * max_allocations, bandwidth, unauthenticated-answer limit, credential lifetime, max_connections;
+ * allocations, permissions, channels and connections stay. Call it from one thread at a time,
+ * while the workers run (between turn_server_start and turn_server_stop); @cfg must outlive the
+ * server or the next call. Returns 0; -EINVAL; -ENOMEM if a worker could not be told (it may
+ * still read the previous configuration: keep it).
+ */
+int turn_server_reload(struct turn_server *srv, const struct config *cfg);
 
 /* Stops the workers, joins them and frees every allocation. @srv may be NULL. */
 void turn_server_stop(struct turn_server *srv);

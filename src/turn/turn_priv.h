@@ -6,9 +6,12 @@
  *   request.c  STUN requests and indications from clients (RFC 8489, RFC 8656 §7-§11)
  *   auth.c     long-term credentials and stateless nonces (RFC 8489 §9.2)
  *   alloc.c    allocations, permissions, channels and their timers; the relay port pool
+ *   reload.c   a new configuration while running (SIGHUP)
  *
  * Everything reachable from a struct turn_worker belongs to that worker's thread: no locks. What
- * the workers share (config, nonce key, counters) is read-only or atomic.
+ * the workers share (config, nonce key, counters) is read-only or atomic. The config is replaced
+ * whole on a SIGHUP (turn_server_reload in reload.c): see struct turn_server's cfg for why that
+ * is race-free.
  *
  * Addresses: a worker listens on every cfg->turn.listens[i] (struct turn_listener, UDP) and on
  * every TCP and TLS address (struct turn_acceptor). The client side of a 5-tuple is a struct
@@ -288,11 +291,15 @@ struct turn_worker {
 };
 
 struct turn_server {
-	const struct config *cfg;
+	/* The configuration in use: an atomic pointer, swapped by turn_server_reload (reload.c).
+	 * Every read is a plain (sequentially consistent) load of the pointer, so the hot paths
+	 * take no lock; a thread dereferences it only inside an event callback and never keeps it
+	 * past the callback, so once every worker has run one callback after a swap the old
+	 * configuration is no longer reachable (a quiescent state) and its owner may free it. */
+	const struct config *_Atomic cfg;
 	struct turn_worker **workers;
 	unsigned n_workers;
 	uint8_t nonce_key[32];           /* process-random HMAC-SHA256 key for stateless nonces */
-	uint8_t *userhash;               /* USERHASH of each static user, 32 bytes each */
 	struct sockaddr_storage *self;   /* this machine's IPs (port 0), for turn_peer_check */
 	size_t n_self;
 	_Atomic(struct tls_server *) tls; /* TURN over TLS's certificate (turn_server_set_tls) */
@@ -523,8 +530,6 @@ int turn_auth_userhash(struct turn_server *srv, const uint8_t *hash, size_t len,
  * time is over. */
 bool turn_revoked(struct turn_worker *w, const char *name, time_t now);
 
-/* Precomputes the static users' USERHASHes into srv->userhash. Returns 0, or -ENOMEM. */
-int turn_auth_init(struct turn_server *srv);
 
 /*
  * True if an answer to an unauthenticated request (Binding, 401, 438, 400...) may be sent to

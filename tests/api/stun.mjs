@@ -7,8 +7,12 @@ import dgram from 'node:dgram';
 const COOKIE = 0x2112a442;
 export const ALLOCATE = 0x003;
 export const REFRESH = 0x004;
+export const SEND = 0x006;
+export const DATA = 0x007;
+export const CREATE_PERMISSION = 0x008;
 const ATTR = {
   USERNAME: 0x0006, MESSAGE_INTEGRITY: 0x0008, ERROR_CODE: 0x0009, LIFETIME: 0x000d,
+  XOR_PEER_ADDRESS: 0x0012, DATA: 0x0013,
   REALM: 0x0014, NONCE: 0x0015, XOR_RELAYED_ADDRESS: 0x0016, REQUESTED_TRANSPORT: 0x0019,
 };
 
@@ -25,6 +29,22 @@ function u32(v) {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(v >>> 0, 0);
   return b;
+}
+
+// XOR-MAPPED-ADDRESS style value for IPv4 @ip:@port (RFC 8489 §14.2).
+function xorAddr(ip, port) {
+  const b = Buffer.alloc(8);
+  b[1] = 0x01;
+  b.writeUInt16BE(port ^ (COOKIE >>> 16), 2);
+  const n = ip.split('.').reduce((a, x) => (a << 8) + Number(x), 0) >>> 0;
+  b.writeUInt32BE((n ^ COOKIE) >>> 0, 4);
+  return b;
+}
+
+function unxorAddr(v) {
+  const port = v.readUInt16BE(2) ^ (COOKIE >>> 16);
+  const n = (v.readUInt32BE(4) ^ COOKIE) >>> 0;
+  return { ip: [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.'), port };
 }
 
 // Encodes a request of @method (class 0) with @attrs; with @key, appends MESSAGE-INTEGRITY
@@ -56,7 +76,11 @@ export function parse(b) {
     else if (t === ATTR.REALM) out.realm = v.toString();
     else if (t === ATTR.NONCE) out.nonce = v.toString();
     else if (t === ATTR.LIFETIME) out.lifetime = v.readUInt32BE(0);
-    else if (t === ATTR.XOR_RELAYED_ADDRESS) out.relayed = true;
+    else if (t === ATTR.XOR_RELAYED_ADDRESS) {
+      out.relayed = true;
+      if (v[1] === 0x01) out.relayedAddr = unxorAddr(v);
+    } else if (t === ATTR.XOR_PEER_ADDRESS && v[1] === 0x01) out.peer = unxorAddr(v);
+    else if (t === ATTR.DATA) out.data = Buffer.from(v);
     off += 4 + l + ((4 - (l % 4)) % 4);
   }
   return out;
@@ -68,9 +92,14 @@ export class TurnClient {
     Object.assign(this, { host, port, username, password });
     this.sock = dgram.createSocket('udp4');
     this.pending = new Map();
+    this.onData = null; // (peer {ip, port}, data Buffer) for each Data indication
     this.sock.on('message', (m) => {
       if (m.length < 20) return;
       const r = parse(m);
+      if (r.method === DATA && (m.readUInt16BE(0) & 0x0110) === 0x0010) {
+        if (this.onData) this.onData(r.peer, r.data);
+        return;
+      }
       const p = this.pending.get(r.tid.toString('hex'));
       if (p) p(r);
     });
@@ -115,6 +144,19 @@ export class TurnClient {
 
   refresh(lifetime = 600) {
     return this.authed(REFRESH, [attr(ATTR.LIFETIME, u32(lifetime))]);
+  }
+
+  createPermission(ip, port = 0) {
+    return this.authed(CREATE_PERMISSION, [attr(ATTR.XOR_PEER_ADDRESS, xorAddr(ip, port))]);
+  }
+
+  // Sends @data to the peer @ip:@port in a Send indication (no answer, RFC 8656 §10).
+  sendTo(ip, port, data) {
+    const { bytes } = request(SEND, [attr(ATTR.XOR_PEER_ADDRESS, xorAddr(ip, port)),
+      attr(ATTR.DATA, Buffer.from(data))]);
+    // An indication: class bits C0 = 1, C1 = 0.
+    bytes.writeUInt16BE((SEND & 0x3eef) | 0x0010, 0);
+    this.sock.send(bytes, this.port, this.host);
   }
 
   close() {

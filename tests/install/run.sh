@@ -18,14 +18,14 @@
 #  5. Edits the configuration as an admin would (loopback ports from base 26000, loopback peers
 #     allowed), reinstalls: the edit and the secrets survive. Then a TURN allocation relays
 #     through turnutils_uclient to turnutils_peer with credentials minted by the API, /metrics
-#     counts it, and a broken configuration makes ExecStartPre fail with FILE:LINE.
+#     counts it, SIGHUP reloads a changed configuration while an allocation relays and the
+#     allocation keeps relaying, and a broken configuration makes ExecStartPre fail with FILE:LINE.
 #  6. `apt-get remove` keeps the configuration and the state; `apt-get purge` leaves no file
 #     behind (compared with the list from step 3).
 #
 # Health is checked over HTTPS on the shipped shared port 443, with the self-signed certificate
-# tincand makes in /var/lib/tincan at first start. Not yet: "SIGHUP
-# reloads without dropping an allocation" (reload is not implemented: tincand logs that it is not
-# supported; the check is marked SKIP below and must become a real one with reload).
+# tincand makes in /var/lib/tincan at first start. In step 5, SIGHUP reloads the edited
+# configuration while an allocation relays: the allocation keeps relaying (reload_check).
 #
 # Environment: TINCAN_TEST_CACHE (cache folder), TINCAN_MIRROR (Debian mirror),
 # TINCAN_KEEP=1 (keep the work folder for inspection).
@@ -189,6 +189,63 @@ phase_pristine() {
 	stop_service
 }
 
+# metric_now NAME — NAME's value in a fresh scrape of the running service (empty if none).
+metric_now() {
+	curl -fsS "http://127.0.0.1:$((BASE + 1))/metrics" 2>/dev/null | sed -n "s/^$1 //p"
+}
+
+# Reload while an allocation relays, as `systemctl reload tincan` (ExecReload= kill -HUP) does
+# it: a turnutils_uclient session sends 150 messages 20 ms apart; once its allocation exists the
+# admin raises turn.user_quota and SIGHUP arrives. tincand must log the reload (naming the
+# option), keep running and keep the allocation: every message still goes through and back.
+reload_check() {
+	local peer_pid uclient_pid line sent recv lost now base _ conf=$ROOT/etc/tincan/tincan.conf
+	base=$(metric_now tincan_turn_allocations)
+	turnutils_peer -L 127.0.0.1 -p $((BASE + 50)) >"$WORK/peer-reload.log" 2>&1 &
+	peer_pid=$!
+	sleep 0.3
+	timeout 60 turnutils_uclient -p "$BASE" -e 127.0.0.1 -r $((BASE + 50)) -c -m 1 -n 150 -z 20 \
+		-u "$TURN_USER" -w "$TURN_PASS" 127.0.0.1 >"$WORK/uclient-reload.log" 2>&1 &
+	uclient_pid=$!
+	for _ in $(seq 1 50); do
+		now=$(metric_now tincan_turn_allocations)
+		[ "${now:-0}" -gt "${base:-0}" ] && break
+		sleep 0.1
+	done
+	cp "$conf" "$WORK/before-reload.conf"
+	sed -i 's|^  user_quota = 10;|  user_quota = 12;|' "$conf"
+	kill -HUP "$TINCAND_PID"
+	for _ in $(seq 1 50); do
+		grep -q 'SIGHUP: configuration reloaded' "$WORK/tincand.log" && break
+		sleep 0.1
+	done
+	line=$(grep 'SIGHUP: configuration reloaded' "$WORK/tincand.log" | tail -n 1)
+	if [[ "$line" == *"reloaded from /etc/tincan/tincan.conf (1 option changed: turn.user_quota)"* ]]; then
+		ok "SIGHUP while relaying: ${line#*: }"
+	else
+		fail "SIGHUP: no reload line (allocations before it: ${now:-?})"; tail -n 20 "$WORK/tincand.log"
+	fi
+	now=$(metric_now tincan_turn_allocations)
+	if kill -0 "$TINCAND_PID" 2>/dev/null && [ "${now:-0}" -gt "${base:-0}" ]; then
+		ok "tincand runs after SIGHUP, the allocation is still there (tincan_turn_allocations $now)"
+	else
+		fail "after SIGHUP: tincand $(kill -0 "$TINCAND_PID" 2>/dev/null && echo runs || echo is gone), allocations ${now:-?}"
+	fi
+	wait "$uclient_pid" || fail "turnutils_uclient (across the reload) exited with status $?"
+	kill "$peer_pid" 2>/dev/null; wait "$peer_pid" 2>/dev/null
+	line=$(grep -E 'start_mclient: tot_send_msgs=[0-9]+, tot_recv_msgs=[0-9]+' "$WORK/uclient-reload.log" | tail -n 1)
+	sent=$(sed -n 's/.*tot_send_msgs=\([0-9]*\),.*/\1/p' <<<"$line")
+	recv=$(sed -n 's/.*tot_recv_msgs=\([0-9]*\).*/\1/p' <<<"$line")
+	lost=$(sed -n 's/.*Total lost packets \([0-9]*\) .*/\1/p' "$WORK/uclient-reload.log" | tail -n 1)
+	if [ "${sent:-0}" -eq 150 ] && [ "${recv:-0}" -eq 150 ] && [ "${lost:-1}" -eq 0 ]; then
+		ok "the allocation relayed across the reload: $sent messages sent, $recv back, $lost lost"
+	else
+		fail "relay across the reload: sent ${sent:-?} received ${recv:-?} lost ${lost:-?}"
+		tail -n 20 "$WORK/uclient-reload.log"
+	fi
+	cp "$WORK/before-reload.conf" "$conf"
+}
+
 # The admin's edited configuration: a relayed allocation with credentials from the API.
 phase_relay() {
 	local peer_pid uclient sent recv lost line
@@ -217,14 +274,7 @@ phase_relay() {
 		[ "$(metric 'tincan_turn_relayed_packets_total{direction="to_peer"}')" -ge 40 ] &&
 		ok "/metrics counts them: allocations_total $(metric tincan_turn_allocations_total), to_peer packets $(metric 'tincan_turn_relayed_packets_total{direction="to_peer"}')" ||
 		fail "/metrics does not count the allocations"; grep -E '^tincan_turn_(allocations_total|relayed_packets)' "$WORK/metrics.txt"
-	# Reload: SIGHUP must re-read the configuration and keep live allocations. Not implemented
-	# yet; until then SIGHUP must at least not stop the service.
-	kill -HUP "$TINCAND_PID"; sleep 0.3
-	if kill -0 "$TINCAND_PID" && curl -fsS "http://127.0.0.1:$((BASE + 1))/api/health" >/dev/null; then
-		echo "SKIP: SIGHUP reload keeping an allocation alive (reload is not implemented yet; SIGHUP leaves tincand running)"
-	else
-		fail "SIGHUP stopped tincand"
-	fi
+	reload_check
 	stop_service
 }
 

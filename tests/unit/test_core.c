@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -807,6 +808,151 @@ START_TEST(test_config_tls)
 }
 END_TEST
 
+/* Pins: the /metrics allow-list matches prefixes of both families, and an IPv4 client seen as an
+ * IPv4-mapped IPv6 address (a dual-stack socket) counts as IPv4; the default is loopback only. */
+START_TEST(test_metrics_allow)
+{
+	struct cidr list[2];
+	struct sockaddr_storage a;
+	struct config cfg;
+	char err[512];
+
+	ck_assert_int_eq(cidr_parse("127.0.0.0/8", &list[0]), 0);
+	ck_assert_int_eq(cidr_parse("::1/128", &list[1]), 0);
+	addr_parse_ip("127.0.0.1", 80, &a);
+	ck_assert(cidr_list_match(list, 2, &a));
+	addr_parse_ip("127.9.8.7", 80, &a);
+	ck_assert(cidr_list_match(list, 2, &a));
+	addr_parse_ip("::ffff:127.0.0.1", 80, &a);
+	ck_assert(cidr_list_match(list, 2, &a));
+	addr_parse_ip("::1", 80, &a);
+	ck_assert(cidr_list_match(list, 2, &a));
+	addr_parse_ip("10.0.0.1", 80, &a);
+	ck_assert(!cidr_list_match(list, 2, &a));
+	addr_parse_ip("::ffff:10.0.0.1", 80, &a);
+	ck_assert(!cidr_list_match(list, 2, &a));
+	addr_parse_ip("::2", 80, &a);
+	ck_assert(!cidr_list_match(list, 2, &a));
+	ck_assert(!cidr_list_match(list, 0, &a));
+
+	/* The default, and a configured list that leaves loopback out. */
+	ck_assert_int_eq(load(MINIMAL, &cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.http.n_metrics_allow, 2);
+	addr_parse_ip("::ffff:127.0.0.1", 80, &a);
+	ck_assert(cidr_list_match(cfg.http.metrics_allow, cfg.http.n_metrics_allow, &a));
+	addr_parse_ip("192.0.2.7", 80, &a);
+	ck_assert(!cidr_list_match(cfg.http.metrics_allow, cfg.http.n_metrics_allow, &a));
+	config_free(&cfg);
+	ck_assert_int_eq(load(MINIMAL "http = { metrics_allow = [ \"192.0.2.0/24\" ]; };\n", &cfg,
+			      err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.http.n_metrics_allow, 1);
+	ck_assert(cidr_list_match(cfg.http.metrics_allow, cfg.http.n_metrics_allow, &a));
+	addr_parse_ip("127.0.0.1", 80, &a);
+	ck_assert(!cidr_list_match(cfg.http.metrics_allow, cfg.http.n_metrics_allow, &a));
+	config_free(&cfg);
+	ck_assert_int_eq(load(MINIMAL "http = { metrics_allow = [ \"localhost\" ]; };\n", &cfg, err,
+			      sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "http.metrics_allow: \"localhost\" is not an address"));
+}
+END_TEST
+
+/* Pins: every option is either applied live on SIGHUP or, restart-only, held inline so that
+ * config_reconcile can put its running value back; and man/tincan.conf.5's RELOADING section
+ * names every option, so the operator can tell which is which. */
+START_TEST(test_config_live_or_named)
+{
+	char *man = slurp(TOP_SRCDIR "/man/tincan.conf.5");
+	char *sec = strstr(man, ".SH RELOADING");
+	char *end;
+	size_t n_live = 0;
+
+	ck_assert_ptr_nonnull(sec);
+	end = strstr(sec + 1, "\n.SH ");
+	ck_assert_ptr_nonnull(end);
+	*end = '\0';
+	for (size_t i = 0; config_option_path(i); i++) {
+		const char *path = config_option_path(i);
+		char needle[160];
+		bool named = false;
+
+		ck_assert_msg(config_option_live(i) || config_option_copyable(i),
+			      "%s is restart-only but its value cannot be copied: make it live or "
+			      "teach config_reconcile to copy it", path);
+		n_live += config_option_live(i);
+		/* ".BR a ," or ".B a" or ".BR a \" and \" b": the path as a whole word. */
+		for (const char *p = sec; (p = strstr(p, path)); p++) {
+			char after = p[strlen(path)];
+			char before = p[-1];
+			if ((before == ' ' || before == '(') &&
+			    (after == ' ' || after == '\n' || after == ')' || after == ','))
+				named = true;
+		}
+		snprintf(needle, sizeof(needle), "%s", path);
+		ck_assert_msg(named, "man/tincan.conf.5 RELOADING does not say whether %s is live",
+			      needle);
+	}
+	ck_assert_uint_gt(n_live, 20);
+	ck_assert(!config_option_live(1000));
+	free(man);
+}
+END_TEST
+
+/* Pins: reconciling a reloaded file with the running configuration keeps the running value of
+ * restart-only options (named), takes the live ones (named), and keeps a random secret that
+ * neither file sets; an unchanged file changes nothing. */
+START_TEST(test_config_reconcile)
+{
+	struct config run, next;
+	struct config_changes ch;
+	char err[512], buf[ADDR_STRLEN];
+
+	ck_assert_int_eq(load("turn = { listen = \"127.0.0.1:3478\"; user_quota = 5;\n"
+			      "  relay_port_min = 50000; };\n", &run, err, sizeof(err)), 0);
+	ck_assert_int_eq(load("turn = { listen = \"127.0.0.1:3478\"; user_quota = 5;\n"
+			      "  relay_port_min = 50000; };\n", &next, err, sizeof(err)), 0);
+	/* Two loads make two random secrets; reconciling keeps the running one. */
+	ck_assert(memcmp(&run.turn.secret, &next.turn.secret, sizeof(run.turn.secret)) != 0);
+	ck_assert_int_eq(config_reconcile(&next, &run, &ch), 0);
+	ck_assert_uint_eq(ch.n_live, 0);
+	ck_assert_uint_eq(ch.n_restart, 0);
+	ck_assert_str_eq(ch.live, "");
+	ck_assert_mem_eq(&run.turn.secret, &next.turn.secret, sizeof(run.turn.secret));
+	ck_assert_mem_eq(&run.rooms.token_secret, &next.rooms.token_secret,
+			 sizeof(run.rooms.token_secret));
+	config_free(&next);
+
+	ck_assert_int_eq(load("log_level = \"debug\";\n"
+			      "turn = { listen = \"127.0.0.2:3479\"; user_quota = 1;\n"
+			      "  relay_port_min = 50000; deny_peers = [ \"192.0.2.0/24\" ];\n"
+			      "  secret = \"0123456789abcdef0123\"; workers = 2; };\n"
+			      "http = { metrics_allow = [ \"10.0.0.0/8\" ]; };\n",
+			      &next, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_reconcile(&next, &run, &ch), 0);
+	ck_assert_str_eq(ch.live, "log_level, turn.secret, turn.deny_peers, turn.user_quota, "
+				  "http.metrics_allow");
+	ck_assert_uint_eq(ch.n_live, 5);
+	/* turn.relay_address follows turn.listen by default, and so does turn.external_address. */
+	ck_assert_str_eq(ch.restart, "turn.listen, turn.relay_address, turn.external_address, "
+				     "turn.workers");
+	ck_assert_uint_eq(ch.n_restart, 4);
+	ck_assert_str_eq(addr_str(&next.turn.listen, buf), "127.0.0.1:3478");
+	ck_assert_str_eq(addr_str(&next.turn.listens[0], buf), "127.0.0.1:3478");
+	ck_assert_str_eq(addr_ip_str(&next.turn.relay_ip, buf), "127.0.0.1");
+	ck_assert_str_eq(addr_ip_str(&next.turn.relay_v4, buf), "127.0.0.1");
+	ck_assert_str_eq(next.turn.external_host, "127.0.0.1");
+	ck_assert_uint_eq(next.turn.workers, 1);
+	ck_assert_uint_eq(next.turn.user_quota, 1);
+	ck_assert_int_eq(next.log_level, LOGL_DEBUG);
+	ck_assert(next.turn.secret_configured);
+	ck_assert_uint_eq(next.turn.peers.n_deny, 1);
+	ck_assert_uint_eq(next.http.n_metrics_allow, 1);
+	/* No secret in the lists, only names. */
+	ck_assert_ptr_null(strstr(ch.live, "0123456789"));
+	config_free(&next);
+	config_free(&run);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("core");
@@ -833,6 +979,9 @@ int main(void)
 	tcase_add_test(tc, test_config_shipped_production);
 	tcase_add_test(tc, test_config_docs_agree);
 	tcase_add_test(tc, test_config_tls);
+	tcase_add_test(tc, test_metrics_allow);
+	tcase_add_test(tc, test_config_live_or_named);
+	tcase_add_test(tc, test_config_reconcile);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
