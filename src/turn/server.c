@@ -12,10 +12,18 @@
  *   the client address and the listener's index are the key.
  * - Demultiplexing on the first byte (RFC 8656 §12, RFC 7983): 0x00-0x3F STUN (request.c),
  *   0x40-0x7F ChannelData (relay_channeldata below; channel range: see stun.h), anything else is dropped and counted.
- * - The two relay directions, client -> peer (relay_channeldata) and peer -> client
- *   (turn_relay_from_peer), each read top to bottom in one function: receive, look up (O(1) hash
- *   finds), check the permission, send. They allocate nothing: payloads stay in the worker's
- *   receive buffer, headers are written in front of them or into the worker's send buffer.
+ * - The two relay directions, client -> peer (turn_relay_channeldata, turn_relay_send_indication,
+ *   ending in relay_to_peer) and peer -> client (turn_relay_deliver, fed by turn_relay_from_peer),
+ *   each read top to bottom in one function: receive, look up (O(1) hash finds), check the
+ *   permission, send. They allocate nothing: payloads stay in the worker's receive buffer,
+ *   headers are written in front of them or into the worker's send buffer.
+ * - In-box hairpin (turn.hairpin): when both browsers of a call use this relay, client A's data
+ *   goes to relay B's relayed address. If relay B belongs to the same worker (w->by_port, an
+ *   array by port), relay_to_peer hands the datagram straight to turn_relay_deliver for relay B,
+ *   with relay A's relayed address as the source: the same function, checks (B's permission,
+ *   bandwidth cap), counters and bytes as when B's socket receives it, minus a sendto and a
+ *   recvfrom. The peer checks of A's side ran before, as they do for the kernel path. Relays of
+ *   other workers are reached through the kernel.
  * - TCP and TLS clients (stream.c) are connections owned by the worker that accepted or adopted
  *   them, as a UDP 5-tuple is. Their frames reach the same handlers; everything sent to a client
  *   goes through turn_client_send / turn_alloc_send, which pick the listening socket or the
@@ -161,6 +169,66 @@ static ssize_t relay_send(struct turn_relay *r, const void *data, size_t len,
 	return n;
 }
 
+/*
+ * The in-box hairpin (turn.hairpin): the relay of worker @w that a datagram to @peer would reach
+ * through the kernel, or NULL. That is a relay of @w whose port is @peer's port and whose IP is
+ * @peer's IP, or the external IP it is reported under (turn.external_address, a 1:1 NAT).
+ * Allocations of other workers (turn.workers > 1, their clients hashed elsewhere) are not
+ * found: datagrams to them keep going through the kernel, which joins the threads. Datagrams
+ * larger than HAIRPIN_MAX do too, so that the kernel alone decides on sizes it might refuse
+ * (EMSGSIZE: IPv4's 65507 bytes, or DF and the loopback MTU).
+ */
+#define HAIRPIN_MAX 65000
+
+static struct turn_relay *hairpin_target(struct turn_worker *w, const struct sockaddr_storage *peer,
+					 size_t len)
+{
+	const struct config *cfg = w->srv->cfg;
+	struct turn_relay *b;
+
+	if (!cfg->turn.hairpin || len > HAIRPIN_MAX ||
+	    (peer->ss_family != AF_INET && peer->ss_family != AF_INET6))
+		return NULL;
+	b = turn_relay_lookup(w, turn_fam(peer->ss_family), addr_port(peer));
+	if (!b)
+		return NULL;
+	if (addr_ip_equal(peer, &b->addr) ||
+	    (cfg->turn.external_ip.ss_family == peer->ss_family &&
+	     addr_ip_equal(peer, &cfg->turn.external_ip)))
+		return b;
+	return NULL;
+}
+
+/*
+ * Client -> peer, the end both directions share: sends @len bytes of @data from relay @r of
+ * allocation @al to @peer and counts them as relayed to a peer. The caller has checked the
+ * permission and the bandwidth cap. If @peer is another allocation's relayed address on this
+ * worker (hairpin_target) the datagram is handed to that relay as its socket would have
+ * received it: from @r's relayed address under the IP the client addressed the peer with (the
+ * relay IP: exactly what the kernel delivers, both sockets being bound to it; the external IP:
+ * what a 1:1 NAT that hairpins delivers, and what the other client has a permission for).
+ */
+static void relay_to_peer(struct turn_alloc *al, struct turn_relay *r, const uint8_t *data,
+			  size_t len, const struct sockaddr_storage *peer)
+{
+	struct turn_server *srv = al->w->srv;
+	struct turn_relay *b = hairpin_target(al->w, peer, len);
+
+	if (!b && relay_send(r, data, len, peer) < 0)
+		return;
+	al->pkts_out++;
+	al->bytes_out += len;
+	TURN_CTR_ADD(srv, pkts_to_peer, 1);
+	TURN_CTR_ADD(srv, bytes_to_peer, len);
+	if (b) {
+		struct sockaddr_storage src = *peer;
+
+		addr_set_port(&src, r->port);
+		TURN_CTR_ADD(srv, hairpinned, 1);
+		turn_relay_deliver(b, &src, data, len);
+	}
+}
+
 void turn_relay_channeldata(struct turn_worker *w, struct turn_alloc *al, const uint8_t *buf,
 			    size_t len)
 {
@@ -168,7 +236,6 @@ void turn_relay_channeldata(struct turn_worker *w, struct turn_alloc *al, const 
 	const uint8_t *data;
 	uint16_t num, dlen;
 	struct turn_chan *c;
-	struct turn_relay *r;
 
 	/* Frame: header, channel range and length; padding may follow the data. */
 	if (turn_channeldata_parse(buf, len, &num, &data, &dlen)) {
@@ -190,13 +257,7 @@ void turn_relay_channeldata(struct turn_worker *w, struct turn_alloc *al, const 
 		return;
 	}
 	/* Send from the relayed address of the peer's family (bound: the channel was checked). */
-	r = &al->relay[turn_fam(c->peer.ss_family)];
-	if (relay_send(r, data, dlen, &c->peer) < 0)
-		return;
-	al->pkts_out++;
-	al->bytes_out += dlen;
-	TURN_CTR_ADD(srv, pkts_to_peer, 1);
-	TURN_CTR_ADD(srv, bytes_to_peer, dlen);
+	relay_to_peer(al, &al->relay[turn_fam(c->peer.ss_family)], data, dlen, &c->peer);
 }
 
 void turn_relay_send_indication(struct turn_alloc *al, const struct sockaddr_storage *peer,
@@ -212,33 +273,74 @@ void turn_relay_send_indication(struct turn_alloc *al, const struct sockaddr_sto
 		TURN_CTR_ADD(srv, bandwidth_dropped, 1);
 		return;
 	}
-	if (relay_send(r, data, len, peer) < 0)
-		return;
-	al->pkts_out++;
-	al->bytes_out += len;
-	TURN_CTR_ADD(srv, pkts_to_peer, 1);
-	TURN_CTR_ADD(srv, bytes_to_peer, len);
+	relay_to_peer(al, r, data, len, peer);
 }
 
-/* Peer -> client (RFC 8656 §11.3, §12.7): ChannelData if the peer has a live channel, else a Data
- * indication. The datagram is received TURN_CHANNELDATA_HDR bytes into the buffer so that the
- * ChannelData header is written in front of it (and padding behind it, on a stream) without a
- * copy. */
-void turn_relay_from_peer(int fd, short what, void *arg)
+void turn_relay_deliver(struct turn_relay *r, const struct sockaddr_storage *peer,
+			const uint8_t *payload, size_t len)
 {
-	struct turn_relay *r = arg;
 	struct turn_alloc *al = r->al;
 	struct turn_worker *w = al->w;
 	struct turn_server *srv = w->srv;
+	struct turn_chan *c;
+	const uint8_t *out;
+	size_t outlen;
+
+	/* Only peers the client gave a permission to may reach it (RFC 8656 §9). */
+	if (!turn_perm_find(al, peer))
+		return;
+	/* The bandwidth cap, if any. */
+	if (!turn_bw_admit(&al->bw_in, srv->cfg->turn.bandwidth, len)) {
+		TURN_CTR_ADD(srv, bandwidth_dropped, 1);
+		return;
+	}
+	/* Frame for the client. */
+	c = turn_chan_find_peer(al, peer);
+	if (c && !c->cooling) {
+		/* In place behind the header when the kernel path received it there; a hairpinned
+		 * payload (a Send indication's, or one from a stream) is moved there first. */
+		if (payload != w->rbuf + TURN_CHANNELDATA_HDR)
+			memmove(w->rbuf + TURN_CHANNELDATA_HDR, payload, len);
+		turn_channeldata_header(w->rbuf, c->num, (uint16_t)len);
+		out = w->rbuf;
+		outlen = len + TURN_CHANNELDATA_HDR;
+		/* Over TCP and TLS, padded to a multiple of 4 (RFC 8656 §12.5). */
+		while (al->conn && outlen % 4)
+			w->rbuf[outlen++] = 0;
+	} else {
+		uint8_t tid[STUN_TID_LEN];
+		struct stun_builder b;
+
+		indication_tid(w, tid);
+		stun_build_init(&b, w->sbuf, sizeof(w->sbuf), TURN_METHOD_DATA,
+				STUN_CLASS_INDICATION, tid);
+		stun_build_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, peer);
+		stun_build_attr(&b, TURN_ATTR_DATA, payload, len);
+		if (stun_build_finish(&b, &outlen))
+			return; /* too big to frame as STUN */
+		out = w->sbuf;
+	}
+	/* Send on the client's 5-tuple: from the listening socket, or on its connection. */
+	if (turn_alloc_send(al, out, outlen, true))
+		return;
+	al->pkts_in++;
+	al->bytes_in += len;
+	TURN_CTR_ADD(srv, pkts_to_client, 1);
+	TURN_CTR_ADD(srv, bytes_to_client, len);
+}
+
+/* Peer -> client: the datagram is received TURN_CHANNELDATA_HDR bytes into the buffer so that
+ * turn_relay_deliver writes the ChannelData header in front of it (and padding behind it, on a
+ * stream) without a copy. */
+void turn_relay_from_peer(int fd, short what, void *arg)
+{
+	struct turn_relay *r = arg;
+	struct turn_worker *w = r->al->w;
 	uint8_t *payload = w->rbuf + TURN_CHANNELDATA_HDR;
 
 	for (int i = 0; i < READ_BUDGET; i++) {
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);
-		struct stun_builder b;
-		struct turn_chan *c;
-		const uint8_t *out;
-		size_t outlen;
 		ssize_t n;
 
 		/* Receive. */
@@ -251,42 +353,7 @@ void turn_relay_from_peer(int fd, short what, void *arg)
 				relay_icmp(r); /* an ICMP error was queued: hand it on */
 			return; /* drained */
 		}
-		/* Only peers the client gave a permission to may reach it (RFC 8656 §9). */
-		if (!turn_perm_find(al, &peer))
-			continue;
-		/* The bandwidth cap, if any. */
-		if (!turn_bw_admit(&al->bw_in, srv->cfg->turn.bandwidth, (size_t)n)) {
-			TURN_CTR_ADD(srv, bandwidth_dropped, 1);
-			continue;
-		}
-		/* Frame for the client. */
-		c = turn_chan_find_peer(al, &peer);
-		if (c && !c->cooling) {
-			turn_channeldata_header(w->rbuf, c->num, (uint16_t)n);
-			out = w->rbuf;
-			outlen = (size_t)n + TURN_CHANNELDATA_HDR;
-			/* Over TCP and TLS, padded to a multiple of 4 (RFC 8656 §12.5). */
-			while (al->conn && outlen % 4)
-				w->rbuf[outlen++] = 0;
-		} else {
-			uint8_t tid[STUN_TID_LEN];
-
-			indication_tid(w, tid);
-			stun_build_init(&b, w->sbuf, sizeof(w->sbuf), TURN_METHOD_DATA,
-					STUN_CLASS_INDICATION, tid);
-			stun_build_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, &peer);
-			stun_build_attr(&b, TURN_ATTR_DATA, payload, (size_t)n);
-			if (stun_build_finish(&b, &outlen))
-				continue; /* too big to frame as STUN */
-			out = w->sbuf;
-		}
-		/* Send on the client's 5-tuple: from the listening socket, or on its connection. */
-		if (turn_alloc_send(al, out, outlen, true))
-			continue;
-		al->pkts_in++;
-		al->bytes_in += (uint64_t)n;
-		TURN_CTR_ADD(srv, pkts_to_client, 1);
-		TURN_CTR_ADD(srv, bytes_to_client, (uint64_t)n);
+		turn_relay_deliver(r, &peer, payload, (size_t)n);
 	}
 }
 
@@ -674,8 +741,10 @@ static void worker_free(struct turn_worker *w)
 	pthread_mutex_destroy(&w->adopt_lock);
 	if (w->base)
 		event_base_free(w->base);
-	for (int f = 0; f < TURN_FAMILIES; f++)
+	for (int f = 0; f < TURN_FAMILIES; f++) {
 		turn_ports_free(&w->ports[f]);
+		free(w->by_port[f]);
+	}
 	free(w);
 }
 
@@ -711,8 +780,13 @@ static int worker_create(struct turn_worker **out, struct turn_server *srv, unsi
 		goto out;
 	}
 	w->tid_rng = seed;
-	for (int f = 0; f < TURN_FAMILIES && !err; f++)
+	for (int f = 0; f < TURN_FAMILIES && !err; f++) {
 		err = turn_ports_init(&w->ports[f], lo, hi, seed + (uint32_t)f);
+		w->by_port[f] = calloc((size_t)srv->cfg->turn.relay_port_max -
+				       srv->cfg->turn.relay_port_min + 1, sizeof(*w->by_port[f]));
+		if (!err && !w->by_port[f])
+			err = -ENOMEM;
+	}
 	if (err)
 		goto out;
 	w->base = event_base_new();
@@ -948,6 +1022,7 @@ void turn_server_counters(const struct turn_server *srv, struct turn_counters *o
 	CTR_COPY(streams_total);
 	CTR_COPY(streams_refused);
 	CTR_COPY(stream_dropped);
+	CTR_COPY(hairpinned);
 #undef CTR_COPY
 }
 

@@ -138,6 +138,7 @@ struct turn_ctr {
 	atomic_uint_fast64_t streams_total;
 	atomic_uint_fast64_t streams_refused;
 	atomic_uint_fast64_t stream_dropped;
+	atomic_uint_fast64_t hairpinned;
 };
 
 #define TURN_CTR_ADD(srv, field, n) \
@@ -266,6 +267,10 @@ struct turn_worker {
 	bool running;                    /* thread was started and must be joined */
 	struct turn_alloc *allocs;       /* uthash on the 5-tuple (see alloc.c) */
 	struct turn_ports ports[TURN_FAMILIES]; /* relay ports, per relay address */
+	/* The in-box hairpin's lookup (turn.hairpin): this worker's relays by family and by
+	 * (port - relay_port_min), over the whole relay range (a redeemed reservation may hold a
+	 * port of another worker's slice). Set by relay_attach, cleared by relay_close (alloc.c). */
+	struct turn_relay **by_port[TURN_FAMILIES];
 	struct event *tick;              /* housekeeping every TURN_TICK s */
 	unsigned ticks;
 	/* Revocations: turn_server_revoke (any thread) appends under the lock and activates
@@ -407,6 +412,10 @@ int turn_ports_init(struct turn_ports *p, uint16_t lo, uint16_t hi, uint32_t see
 
 /* Frees the pool's bitmap. */
 void turn_ports_free(struct turn_ports *p);
+
+/* The relay of worker @w with port @port (host order) in family index @fam (TURN_V4, TURN_V6),
+ * or NULL: the in-box hairpin's O(1) lookup (w->by_port). */
+struct turn_relay *turn_relay_lookup(struct turn_worker *w, int fam, uint16_t port);
 
 /*
  * Creates an allocation on worker @w for @rq, after taking a slot of cfg->turn.max_allocations
@@ -568,9 +577,20 @@ void turn_client_send(const struct turn_client *cl, const uint8_t *buf, size_t l
 void turn_relay_channeldata(struct turn_worker *w, struct turn_alloc *al, const uint8_t *buf,
 			    size_t len);
 
-/* Reads every pending datagram of a relay socket (@arg: its struct turn_relay) and relays it to
- * the client (the peer -> client hot path). Registered as the relay's EV_READ callback. */
+/* Reads every pending datagram of a relay socket (@arg: its struct turn_relay) and hands each to
+ * turn_relay_deliver. Registered as the relay's EV_READ callback. */
 void turn_relay_from_peer(int fd, short what, void *arg);
+
+/*
+ * Peer -> client (RFC 8656 §11.3, §12.7), the one path for a datagram that reached relay @r from
+ * @peer, whether the kernel delivered it or the in-box hairpin did: @r's permission for @peer,
+ * its allocation's bandwidth cap, ChannelData if a live channel is bound to @peer else a Data
+ * indication, sent to the client, counted. @len payload bytes at @payload; if @payload is
+ * w->rbuf + TURN_CHANNELDATA_HDR the ChannelData header is written in front of it in place,
+ * otherwise it is copied there first. Allocation-free.
+ */
+void turn_relay_deliver(struct turn_relay *r, const struct sockaddr_storage *peer,
+			const uint8_t *payload, size_t len);
 
 /* Relays a client's Send indication data to @peer through the relay of @peer's family if a
  * permission exists (client -> peer). */
