@@ -634,6 +634,8 @@ struct turn_relay *turn_relay_lookup(struct turn_worker *w, int fam, uint16_t po
 static void relay_close(struct turn_relay *r)
 {
 	if (r->fd >= 0 && r->al) {
+		/* What is queued from the socket goes first (and the totals it adds to live). */
+		turn_io_flush(r->al->w);
 		struct turn_relay **slot = relay_slot(r->al->w, turn_fam(r->addr.ss_family), r->port);
 
 		if (slot && *slot == r)
@@ -865,6 +867,7 @@ void turn_alloc_destroy(struct turn_alloc *al)
 	if (!al)
 		return;
 	w = al->w;
+	turn_io_flush(w); /* datagrams queued for the client count in its totals */
 	if (al->conn)
 		turn_conn_detach(al->conn);
 	HASH_ITER(hh, al->perms, p, ptmp)

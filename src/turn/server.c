@@ -75,17 +75,220 @@ static void evthread_init(void)
 	evthread_err = evthread_use_pthreads();
 }
 
+/* ---- batched I/O (struct turn_io) ---- */
+
+/* The slot holding @p, or -1 if @p is not in a slot. */
+static long io_slot_of(const struct turn_io *io, const uint8_t *p)
+{
+	uintptr_t base, a = (uintptr_t)p;
+
+	if (!io->slot)
+		return -1;
+	base = (uintptr_t)io->slot;
+	if (a < base || a >= base + (uintptr_t)TURN_IO_SLOTS * TURN_BUF_SIZE)
+		return -1;
+	return (long)((a - base) / TURN_BUF_SIZE);
+}
+
+/* A free slot (TURN_BUF_SIZE bytes), or NULL: the queue is flushed for one if no batch holds
+ * slots; inside a batch there is always one (see TURN_IO_SLOTS), else the datagram is lost. */
+static uint8_t *io_slot(struct turn_worker *w)
+{
+	struct turn_io *io = &w->io;
+
+	if (io->used == TURN_IO_SLOTS) {
+		if (io->in_batch)
+			return NULL;
+		turn_io_flush(w);
+	}
+	return io->slot[io->used++];
+}
+
+/* Queues @len bytes at @buf (in a slot) to @to from socket @fd. The first datagram queued in a
+ * round of the event loop makes flush_ev active: it runs after the callbacks already due. */
+static void io_queue(struct turn_worker *w, int fd, const struct sockaddr_storage *to,
+		     const uint8_t *buf, size_t len, enum turn_out_kind kind, size_t payload,
+		     struct turn_relay *relay, struct turn_alloc *al)
+{
+	struct turn_io *io = &w->io;
+	unsigned i;
+
+	if (io->n_out == TURN_IO_SLOTS) /* cannot happen: each one holds a slot; but never lose */
+		turn_io_flush(w);
+	i = io->n_out++;
+	io->out[i] = (struct turn_out){ .fd = fd, .kind = (uint8_t)kind, .payload = (uint32_t)payload,
+					.relay = relay, .al = al };
+	io->iov[i].iov_base = (void *)buf;
+	io->iov[i].iov_len = len;
+	memcpy(&io->to[i], to, addr_len(to));
+	if (i == 0 && io->flush_ev)
+		event_active(io->flush_ev, EV_WRITE, 0);
+}
+
+/* Counts a datagram that went. */
+static void io_sent(struct turn_server *srv, const struct turn_out *o)
+{
+	if (o->kind == TURN_OUT_TO_PEER) {
+		o->al->pkts_out++;
+		o->al->bytes_out += o->payload;
+		TURN_CTR_ADD(srv, pkts_to_peer, 1);
+		TURN_CTR_ADD(srv, bytes_to_peer, o->payload);
+	} else if (o->kind == TURN_OUT_TO_CLIENT) {
+		o->al->pkts_in++;
+		o->al->bytes_in += o->payload;
+		TURN_CTR_ADD(srv, pkts_to_client, 1);
+		TURN_CTR_ADD(srv, bytes_to_client, o->payload);
+	}
+}
+
+static void relay_icmp(struct turn_relay *r);
+
+/* Sends the @n queued datagrams @idx (in order) from socket @fd with sendmmsg. A full socket
+ * buffer loses what is left, as the network would. Any other error on a relay socket is an ICMP
+ * error it queued (IP_RECVERR: the kernel then fails the next send, sending nothing): handed on
+ * and the datagram retried once, so that one unreachable peer does not cost a datagram to
+ * another; a datagram that fails again, or is too big (EMSGSIZE), is lost alone. */
+static void io_send_group(struct turn_worker *w, int fd, const unsigned *idx, unsigned n)
+{
+	struct turn_io *io = &w->io;
+	unsigned k = 0;
+	bool retried = false;
+
+	while (k < n) {
+		struct turn_relay *relay = io->out[idx[k]].relay;
+		int rc = sendmmsg(fd, io->smsg + k, n - k, 0);
+
+		if (rc > 0) {
+			for (int i = 0; i < rc; i++)
+				io_sent(w->srv, &io->out[idx[k + (unsigned)i]]);
+			k += (unsigned)rc;
+			retried = false;
+			continue;
+		}
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (rc < 0 && errno != EMSGSIZE && relay && !retried) {
+			relay_icmp(relay);
+			retried = true;
+			continue;
+		}
+		k++;
+		retried = false;
+	}
+}
+
+void turn_io_flush(struct turn_worker *w)
+{
+	struct turn_io *io = &w->io;
+	unsigned idx[TURN_IO_SLOTS];
+
+	/* One group per socket, in the order of each socket's first datagram; within a group the
+	 * queue's order. */
+	for (unsigned i = 0; i < io->n_out; i++) {
+		int fd = io->out[i].fd;
+		unsigned g = 0;
+
+		if (fd < 0)
+			continue;
+		for (unsigned j = i; j < io->n_out; j++) {
+			if (io->out[j].fd != fd)
+				continue;
+			io->smsg[g].msg_hdr = (struct msghdr){
+				.msg_name = &io->to[j], .msg_namelen = addr_len(&io->to[j]),
+				.msg_iov = &io->iov[j], .msg_iovlen = 1 };
+			idx[g++] = j;
+			io->out[j].fd = -1;
+		}
+		io_send_group(w, fd, idx, g);
+	}
+	io->n_out = 0;
+	if (!io->in_batch)
+		io->used = 0;
+}
+
+/* flush_ev: the end of a round of the event loop. */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	turn_io_flush(arg);
+}
+
+/* Receives up to TURN_IO_BATCH datagrams from @fd, each @off bytes into a slot (room for a
+ * ChannelData header in front and its padding behind), after flushing if fewer than two slots
+ * per datagram are free. Starts a batch: its datagrams are in the slots from *@first on, with
+ * lengths in io->rmsg[i].msg_len and sources in io->from[i]; io_batch_end() ends it. Returns
+ * how many (0: none waiting), or a negative errno (no batch then). */
+static int io_recv(struct turn_worker *w, int fd, size_t off, unsigned *first)
+{
+	struct turn_io *io = &w->io;
+	int n;
+
+	if (TURN_IO_SLOTS - io->used < 2 * TURN_IO_BATCH)
+		turn_io_flush(w);
+	for (unsigned i = 0; i < TURN_IO_BATCH; i++) {
+		io->riov[i].iov_base = io->slot[io->used + i] + off;
+		io->riov[i].iov_len = TURN_BUF_SIZE - off - 3;
+		io->rmsg[i].msg_hdr = (struct msghdr){
+			.msg_name = &io->from[i], .msg_namelen = sizeof(io->from[i]),
+			.msg_iov = &io->riov[i], .msg_iovlen = 1 };
+	}
+	n = recvmmsg(fd, io->rmsg, TURN_IO_BATCH, 0, NULL);
+	if (n < 0)
+		return -errno;
+	*first = io->used;
+	io->used += (unsigned)n;
+	io->in_batch = true;
+	return n;
+}
+
+/* The batch is handled: its slots stay taken while queued datagrams point into them. */
+static void io_batch_end(struct turn_worker *w)
+{
+	w->io.in_batch = false;
+	if (w->io.n_out == 0)
+		w->io.used = 0;
+}
+
+/* Sets up @w's slots and flush event. Returns 0, or -ENOMEM. */
+static int io_init(struct turn_worker *w)
+{
+	/* calloc of this size maps fresh zero pages: only the pages datagrams touch get memory. */
+	w->io.slot = calloc(TURN_IO_SLOTS, TURN_BUF_SIZE);
+	w->io.flush_ev = event_new(w->base, -1, 0, on_flush, w);
+	return w->io.slot && w->io.flush_ev ? 0 : -ENOMEM;
+}
+
+static void io_free(struct turn_worker *w)
+{
+	if (w->io.flush_ev)
+		event_free(w->io.flush_ev);
+	free(w->io.slot);
+}
+
 /* ---- hot paths ---- */
 
 void turn_client_send(const struct turn_client *cl, const uint8_t *buf, size_t len)
 {
-	/* UDP: a full socket buffer or an unreachable client loses the datagram, as the network
-	 * would; the client retransmits requests. A stream queues it. */
-	if (cl->conn)
+	struct turn_worker *w = cl->w;
+	uint8_t *slot;
+
+	/* A stream queues it. UDP: a full socket buffer or an unreachable client loses the
+	 * datagram, as the network would; the client retransmits requests. Queued behind the
+	 * relayed data already queued for the client, never ahead of it. */
+	if (cl->conn) {
 		(void)turn_conn_send(cl->conn, buf, len, false);
-	else
-		(void)sendto(cl->lis->fd, buf, len, 0, (const struct sockaddr *)cl->addr,
-			     addr_len(cl->addr));
+		return;
+	}
+	slot = len <= TURN_BUF_SIZE ? io_slot(w) : NULL;
+	if (slot) {
+		memcpy(slot, buf, len);
+		io_queue(w, cl->lis->fd, cl->addr, slot, len, TURN_OUT_ANSWER, 0, NULL, NULL);
+		return;
+	}
+	turn_io_flush(w);
+	(void)sendto(cl->lis->fd, buf, len, 0, (const struct sockaddr *)cl->addr,
+		     addr_len(cl->addr));
 }
 
 /* A fresh transaction id for an indication: it only has to differ between messages. */
@@ -211,11 +414,20 @@ static struct turn_relay *hairpin_target(struct turn_worker *w, const struct soc
 static void relay_to_peer(struct turn_alloc *al, struct turn_relay *r, const uint8_t *data,
 			  size_t len, const struct sockaddr_storage *peer)
 {
-	struct turn_server *srv = al->w->srv;
-	struct turn_relay *b = hairpin_target(al->w, peer, len);
+	struct turn_worker *w = al->w;
+	struct turn_server *srv = w->srv;
+	struct turn_relay *b = hairpin_target(w, peer, len);
 
-	if (!b && relay_send(r, data, len, peer) < 0)
-		return;
+	if (!b) {
+		/* Received in a slot (UDP): queued, counted once sent. From a stream (its input
+		 * buffer moves on): sent at once; a relay serves one client, so one or the other. */
+		if (io_slot_of(&w->io, data) >= 0) {
+			io_queue(w, r->fd, peer, data, len, TURN_OUT_TO_PEER, len, r, al);
+			return;
+		}
+		if (relay_send(r, data, len, peer) < 0)
+			return;
+	}
 	al->pkts_out++;
 	al->bytes_out += len;
 	TURN_CTR_ADD(srv, pkts_to_peer, 1);
@@ -283,7 +495,7 @@ void turn_relay_deliver(struct turn_relay *r, const struct sockaddr_storage *pee
 	struct turn_worker *w = al->w;
 	struct turn_server *srv = w->srv;
 	struct turn_chan *c;
-	const uint8_t *out;
+	uint8_t *frame;
 	size_t outlen;
 
 	/* Only peers the client gave a permission to may reach it (RFC 8656 §9). */
@@ -294,34 +506,48 @@ void turn_relay_deliver(struct turn_relay *r, const struct sockaddr_storage *pee
 		TURN_CTR_ADD(srv, bandwidth_dropped, 1);
 		return;
 	}
-	/* Frame for the client. */
+	/* Frame for the client, in a slot. */
 	c = turn_chan_find_peer(al, peer);
 	if (c && !c->cooling) {
-		/* In place behind the header when the kernel path received it there; a hairpinned
-		 * payload (a Send indication's, or one from a stream) is moved there first. */
-		if (payload != w->rbuf + TURN_CHANNELDATA_HDR)
-			memmove(w->rbuf + TURN_CHANNELDATA_HDR, payload, len);
-		turn_channeldata_header(w->rbuf, c->num, (uint16_t)len);
-		out = w->rbuf;
+		/* In place behind the header if the payload was received into a slot for that
+		 * (a relay socket's datagram, or ChannelData from a UDP client, hairpinned); else
+		 * copied into a slot of its own (a Send indication's data, a stream's). */
+		long i = io_slot_of(&w->io, payload);
+
+		if (i >= 0 && payload == w->io.slot[i] + TURN_CHANNELDATA_HDR)
+			frame = w->io.slot[i];
+		else if ((frame = io_slot(w)) != NULL)
+			memmove(frame + TURN_CHANNELDATA_HDR, payload, len);
+		else
+			return;
+		turn_channeldata_header(frame, c->num, (uint16_t)len);
 		outlen = len + TURN_CHANNELDATA_HDR;
 		/* Over TCP and TLS, padded to a multiple of 4 (RFC 8656 §12.5). */
 		while (al->conn && outlen % 4)
-			w->rbuf[outlen++] = 0;
+			frame[outlen++] = 0;
 	} else {
 		uint8_t tid[STUN_TID_LEN];
 		struct stun_builder b;
 
+		frame = io_slot(w);
+		if (!frame)
+			return;
 		indication_tid(w, tid);
-		stun_build_init(&b, w->sbuf, sizeof(w->sbuf), TURN_METHOD_DATA,
-				STUN_CLASS_INDICATION, tid);
+		stun_build_init(&b, frame, TURN_BUF_SIZE, TURN_METHOD_DATA, STUN_CLASS_INDICATION,
+				tid);
 		stun_build_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, peer);
 		stun_build_attr(&b, TURN_ATTR_DATA, payload, len);
 		if (stun_build_finish(&b, &outlen))
 			return; /* too big to frame as STUN */
-		out = w->sbuf;
 	}
-	/* Send on the client's 5-tuple: from the listening socket, or on its connection. */
-	if (turn_alloc_send(al, out, outlen, true))
+	/* Send on the client's 5-tuple: queued on the listening socket (counted once sent), or on
+	 * its connection. */
+	if (!al->conn) {
+		io_queue(w, al->lis->fd, &al->client, frame, outlen, TURN_OUT_TO_CLIENT, len, NULL,
+			 al);
+		return;
+	}
+	if (turn_conn_send(al->conn, frame, outlen, true))
 		return;
 	al->pkts_in++;
 	al->bytes_in += len;
@@ -329,36 +555,39 @@ void turn_relay_deliver(struct turn_relay *r, const struct sockaddr_storage *pee
 	TURN_CTR_ADD(srv, bytes_to_client, len);
 }
 
-/* Peer -> client: the datagram is received TURN_CHANNELDATA_HDR bytes into the buffer so that
- * turn_relay_deliver writes the ChannelData header in front of it (and padding behind it, on a
- * stream) without a copy. */
+/* Peer -> client: reads the relay socket's datagrams in batches, each TURN_CHANNELDATA_HDR bytes
+ * into a slot so that turn_relay_deliver writes the ChannelData header in front of it (and
+ * padding behind it, on a stream) without a copy. */
 void turn_relay_from_peer(int fd, short what, void *arg)
 {
 	struct turn_relay *r = arg;
 	struct turn_worker *w = r->al->w;
-	uint8_t *payload = w->rbuf + TURN_CHANNELDATA_HDR;
+	struct turn_io *io = &w->io;
 
-	for (int i = 0; i < READ_BUDGET; i++) {
-		struct sockaddr_storage peer;
-		socklen_t plen = sizeof(peer);
-		ssize_t n;
+	for (int got = 0; got < READ_BUDGET;) {
+		unsigned first;
+		int n = io_recv(w, fd, TURN_CHANNELDATA_HDR, &first);
 
-		/* Receive. */
-		n = recvfrom(fd, payload, sizeof(w->rbuf) - TURN_CHANNELDATA_HDR - 3, 0,
-			     (struct sockaddr *)&peer, &plen);
 		if (n < 0) {
-			if (errno == EINTR)
+			if (n == -EINTR)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
+			if (n != -EAGAIN && n != -EWOULDBLOCK)
 				relay_icmp(r); /* an ICMP error was queued: hand it on */
 			return; /* drained */
 		}
-		turn_relay_deliver(r, &peer, payload, (size_t)n);
+		for (int i = 0; i < n; i++)
+			turn_relay_deliver(r, &io->from[i], io->slot[first + (unsigned)i] +
+					   TURN_CHANNELDATA_HDR, io->rmsg[i].msg_len);
+		io_batch_end(w);
+		got += n;
+		if (n < TURN_IO_BATCH)
+			return; /* drained: recvmmsg took all there was */
 	}
 }
 
-void turn_datagram_handle(struct turn_listener *lis, const struct sockaddr_storage *from,
-			  const uint8_t *buf, size_t len)
+/* Demultiplexes one datagram of a listener (see turn_datagram_handle). */
+static void datagram_handle(struct turn_listener *lis, const struct sockaddr_storage *from,
+			    const uint8_t *buf, size_t len)
 {
 	struct turn_client cl = { .w = lis->w, .lis = lis, .addr = from };
 
@@ -370,24 +599,37 @@ void turn_datagram_handle(struct turn_listener *lis, const struct sockaddr_stora
 		TURN_CTR_ADD(lis->w->srv, malformed, 1);
 }
 
-/* Reads every pending datagram of a listening socket (up to READ_BUDGET) and demultiplexes. */
+void turn_datagram_handle(struct turn_listener *lis, const struct sockaddr_storage *from,
+			  const uint8_t *buf, size_t len)
+{
+	/* @buf is the caller's (the fuzzer's), not a slot: what it queued goes before it returns. */
+	datagram_handle(lis, from, buf, len);
+	turn_io_flush(lis->w);
+}
+
+/* Reads the pending datagrams of a listening socket in batches (up to READ_BUDGET) and
+ * demultiplexes each. */
 static void on_client_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct turn_listener *lis = arg;
 	struct turn_worker *w = lis->w;
+	struct turn_io *io = &w->io;
 
-	for (int i = 0; i < READ_BUDGET; i++) {
-		struct sockaddr_storage from;
-		socklen_t flen = sizeof(from);
-		ssize_t n;
+	for (int got = 0; got < READ_BUDGET;) {
+		unsigned first;
+		int n = io_recv(w, fd, 0, &first);
 
-		n = recvfrom(fd, w->rbuf, sizeof(w->rbuf), 0, (struct sockaddr *)&from, &flen);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		if (n == -EINTR)
+			continue;
+		if (n < 0)
 			return;
-		}
-		turn_datagram_handle(lis, &from, w->rbuf, (size_t)n);
+		for (int i = 0; i < n; i++)
+			datagram_handle(lis, &io->from[i], io->slot[first + (unsigned)i],
+					io->rmsg[i].msg_len);
+		io_batch_end(w);
+		got += n;
+		if (n < TURN_IO_BATCH)
+			return;
 	}
 }
 
@@ -713,6 +955,8 @@ static void worker_free(struct turn_worker *w)
 	turn_streams_free(w); /* each connection deletes its allocation with it */
 	HASH_ITER(hh, w->allocs, al, tmp)
 		turn_alloc_destroy(al);
+	turn_io_flush(w); /* answers still queued */
+	io_free(w);
 	for (unsigned i = 0; i < w->n_lis; i++) {
 		if (w->lis[i].ev)
 			event_free(w->lis[i].ev);
@@ -794,6 +1038,9 @@ static int worker_create(struct turn_worker **out, struct turn_server *srv, unsi
 		err = -ENOMEM;
 		goto out;
 	}
+	err = io_init(w);
+	if (err)
+		goto out;
 	for (size_t i = 0; i < ls->n_udp; i++) {
 		struct turn_listener *l = &w->lis[i];
 
