@@ -5,8 +5,8 @@
  * to clients: the same exchange, run once with turn.hairpin on and once off, must give every
  * client the same bytes from the same (relayed) source addresses, and the same TURN counters.
  *
- * A real turn_server on loopback: UDP 127.0.0.1:25800, TCP 25801, relay ports 25900-25999 (offsets
- * from TINCAN_TEST_PORT_BASE + 800, clear of test_turn's and test_turn_stream's); driven by
+ * A real turn_server on loopback: UDP 127.0.0.1:25300, TCP 25301, relay ports 25400-25499 (offsets
+ * from TINCAN_TEST_PORT_BASE + 300, clear of test_turn's and test_turn_stream's); driven by
  * turnclient.[ch]. Each test says in its first comment which behaviour it pins.
  */
 #include <check.h>
@@ -24,7 +24,7 @@
 #include "turn/turn_priv.h"
 #include "turnclient.h"
 
-static uint16_t port_base = 25800;
+static uint16_t port_base = 25300;
 #define PORT_UDP port_base
 #define PORT_TCP (port_base + 1)
 #define RELAY_MIN (port_base + 100)
@@ -404,7 +404,7 @@ int main(void)
 	int failed;
 
 	if (base && atoi(base) >= 1024 && atoi(base) <= 64000)
-		port_base = (uint16_t)(atoi(base) + 800);
+		port_base = (uint16_t)(atoi(base) + 300);
 	log_set_level(LOGL_WARN);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_equivalent_udp);
