@@ -253,17 +253,29 @@ static void io_batch_end(struct turn_worker *w)
 /* Sets up @w's slots and flush event. Returns 0, or -ENOMEM. */
 static int io_init(struct turn_worker *w)
 {
-	/* calloc of this size maps fresh zero pages: only the pages datagrams touch get memory. */
+	/* calloc of this size maps fresh zero pages: only the pages datagrams touch get memory.
+	 * The head of every slot (where a datagram of up to 2 KiB lies) is faulted in now: a fixed
+	 * 0.5 MiB per worker, paid at start rather than by the first bursts (which would show as
+	 * page faults in their latency, and as memory of the first allocations). */
 	w->io.slot = calloc(TURN_IO_SLOTS, TURN_BUF_SIZE);
 	w->io.flush_ev = event_new(w->base, -1, 0, on_flush, w);
-	return w->io.slot && w->io.flush_ev ? 0 : -ENOMEM;
+	if (!w->io.slot || !w->io.flush_ev)
+		return -ENOMEM;
+	for (unsigned i = 0; i < TURN_IO_SLOTS; i++) {
+		((volatile uint8_t *)w->io.slot[i])[0] = 0;
+		((volatile uint8_t *)w->io.slot[i])[2047] = 0;
+	}
+	return 0;
 }
 
 static void io_free(struct turn_worker *w)
 {
 	if (w->io.flush_ev)
 		event_free(w->io.flush_ev);
+	w->io.flush_ev = NULL;
 	free(w->io.slot);
+	w->io.slot = NULL;
+	w->io.n_out = 0;
 }
 
 /* ---- hot paths ---- */
