@@ -395,6 +395,72 @@ START_TEST(test_external_ip)
 }
 END_TEST
 
+/* Sends @n ChannelData messages on @num from @c, each 4 bytes: its sequence number. */
+static void send_burst(struct tc *c, uint16_t num, unsigned n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		ck_assert_int_eq(tc_send_channel(c, num, &i, sizeof(i)), 0);
+}
+
+/* Checks that @c receives @n ChannelData messages carrying 0, 1, ... @n - 1 in that order. */
+static void expect_burst(struct tc *c, unsigned n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *data;
+		uint16_t num, dlen;
+		uint32_t seq;
+		long len = tc_recv(c, 2000);
+
+		ck_assert_int_gt(len, 0);
+		ck_assert_int_eq(turn_channeldata_parse(c->rbuf, (size_t)len, &num, &data, &dlen), 0);
+		ck_assert_uint_eq(dlen, sizeof(seq));
+		memcpy(&seq, data, sizeof(seq));
+		ck_assert_uint_eq(seq, i);
+	}
+}
+
+START_TEST(test_burst_order)
+{
+	/* Batching never reorders: a burst of datagrams (read in batches, queued, sent with one
+	 * sendmmsg per socket) arrives complete and in order, relay to relay through the hairpin
+	 * and through the kernel (hairpin off), and from a plain peer to a client. */
+	enum { N = 100 };
+
+	for (int hairpin = 0; hairpin < 2; hairpin++) {
+		struct config cf;
+		struct turn_server *s;
+		struct tc a, b;
+		struct sockaddr_storage ra, rb, pa;
+		int pfd = udp_peer(&pa);
+
+		config_make(&cf, hairpin, false);
+		ck_assert_int_eq(turn_server_start(&s, &cf), 0);
+		ck_assert_int_eq(tc_open(&a, PORT_UDP, "a", "a"), 0);
+		ck_assert_int_eq(tc_open(&b, PORT_UDP, "b", "b"), 0);
+		ck_assert_int_eq(tc_allocate(&a, &ra), 0);
+		ck_assert_int_eq(tc_allocate(&b, &rb), 0);
+		ck_assert_int_eq(tc_channel_bind(&a, 0x4000, &rb), 0);
+		ck_assert_int_eq(tc_channel_bind(&b, 0x4001, &ra), 0);
+		ck_assert_int_eq(tc_channel_bind(&a, 0x4002, &pa), 0);
+		send_burst(&a, 0x4000, N);
+		expect_burst(&b, N);
+		send_burst(&b, 0x4001, N);
+		expect_burst(&a, N);
+		/* A plain peer's burst to A's relayed address. */
+		for (uint32_t i = 0; i < N; i++) {
+			ck_assert_int_eq((int)sendto(pfd, &i, sizeof(i), 0, (struct sockaddr *)&ra,
+						     addr_len(&ra)), (int)sizeof(i));
+		}
+		expect_burst(&a, N);
+		ck_assert_uint_eq(CTR_WAIT(s, pkts_to_client, 3 * N), 3 * N);
+		close(pfd);
+		tc_close(&a);
+		tc_close(&b);
+		turn_server_stop(s);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("turn_hairpin");
@@ -411,6 +477,7 @@ int main(void)
 	tcase_add_test(tc, test_equivalent_tcp);
 	tcase_add_test(tc, test_peer_acl);
 	tcase_add_test(tc, test_external_ip);
+	tcase_add_test(tc, test_burst_order);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
