@@ -64,6 +64,9 @@ struct config {
 							* as the relay ports allow */
 		unsigned bandwidth;                    /* kbit/s per allocation and direction;
 							* 0 = unlimited */
+		/* A datagram from one allocation to another allocation's relayed address on the
+		 * same worker skips the kernel (src/turn/server.c, in-box hairpin). */
+		bool hairpin;
 		/* TURN over TCP and over TLS on their own ports (3478 and 5349 by default), each
 		 * off while its n_* is 0. */
 		struct sockaddr_storage tcp_listens[CONFIG_LISTEN_MAX];

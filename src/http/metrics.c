@@ -138,6 +138,9 @@ char *http__metrics_render(struct http_server *srv, size_t *len)
 		metric(&b, "tincan_turn_stream_dropped_total", "counter",
 		       "Messages from peers dropped: the client's TCP/TLS connection was backed up.",
 		       c.stream_dropped);
+		metric(&b, "tincan_turn_hairpinned_total", "counter",
+		       "Datagrams between two allocations of this relay handed over inside the process "
+		       "(turn.hairpin), not through the kernel.", c.hairpinned);
 		metric(&b, "tincan_turn_reservations", "gauge",
 		       "Relay ports reserved by EVEN-PORT (R bit) and not yet claimed.",
 		       c.reservations_now);

@@ -611,9 +611,35 @@ fail:
 	return err;
 }
 
+/* The slot of relay port @port of family index @fam in @w's hairpin lookup, or NULL if the port
+ * is outside the relay range. */
+static struct turn_relay **relay_slot(struct turn_worker *w, int fam, uint16_t port)
+{
+	const struct config *cfg = w->srv->cfg;
+
+	if (!w->by_port[fam] || port < cfg->turn.relay_port_min || port > cfg->turn.relay_port_max)
+		return NULL;
+	return &w->by_port[fam][port - cfg->turn.relay_port_min];
+}
+
+struct turn_relay *turn_relay_lookup(struct turn_worker *w, int fam, uint16_t port)
+{
+	struct turn_relay **slot = relay_slot(w, fam, port);
+
+	return slot ? *slot : NULL;
+}
+
 /* Releases a relay: its event, socket and port. Safe on a relay that was never opened. */
 static void relay_close(struct turn_relay *r)
 {
+	if (r->fd >= 0 && r->al) {
+		/* What is queued from the socket goes first (and the totals it adds to live). */
+		turn_io_flush(r->al->w);
+		struct turn_relay **slot = relay_slot(r->al->w, turn_fam(r->addr.ss_family), r->port);
+
+		if (slot && *slot == r)
+			*slot = NULL;
+	}
 	if (r->ev)
 		event_free(r->ev);
 	r->ev = NULL;
@@ -630,7 +656,7 @@ static void relay_close(struct turn_relay *r)
 static int relay_attach(struct turn_alloc *al, int fam, int fd,
 			const struct sockaddr_storage *addr, struct turn_ports *pool)
 {
-	struct turn_relay *r = &al->relay[fam];
+	struct turn_relay *r = &al->relay[fam], **slot;
 
 	r->al = al;
 	r->fd = fd;
@@ -642,6 +668,9 @@ static int relay_attach(struct turn_alloc *al, int fam, int fd,
 		relay_close(r);
 		return -ENOMEM;
 	}
+	slot = relay_slot(al->w, fam, r->port);
+	if (slot)
+		*slot = r;
 	return 0;
 }
 
@@ -837,6 +866,7 @@ void turn_alloc_destroy(struct turn_alloc *al)
 	if (!al)
 		return;
 	w = al->w;
+	turn_io_flush(w); /* datagrams queued for the client count in its totals */
 	if (al->conn)
 		turn_conn_detach(al->conn);
 	HASH_ITER(hh, al->perms, p, ptmp)

@@ -12,10 +12,18 @@
  *   the client address and the listener's index are the key.
  * - Demultiplexing on the first byte (RFC 8656 §12, RFC 7983): 0x00-0x3F STUN (request.c),
  *   0x40-0x7F ChannelData (relay_channeldata below; channel range: see stun.h), anything else is dropped and counted.
- * - The two relay directions, client -> peer (relay_channeldata) and peer -> client
- *   (turn_relay_from_peer), each read top to bottom in one function: receive, look up (O(1) hash
- *   finds), check the permission, send. They allocate nothing: payloads stay in the worker's
- *   receive buffer, headers are written in front of them or into the worker's send buffer.
+ * - The two relay directions, client -> peer (turn_relay_channeldata, turn_relay_send_indication,
+ *   ending in relay_to_peer) and peer -> client (turn_relay_deliver, fed by turn_relay_from_peer),
+ *   each read top to bottom in one function: receive, look up (O(1) hash finds), check the
+ *   permission, send. They allocate nothing: payloads stay in the worker's receive buffer,
+ *   headers are written in front of them or into the worker's send buffer.
+ * - In-box hairpin (turn.hairpin): when both browsers of a call use this relay, client A's data
+ *   goes to relay B's relayed address. If relay B belongs to the same worker (w->by_port, an
+ *   array by port), relay_to_peer hands the datagram straight to turn_relay_deliver for relay B,
+ *   with relay A's relayed address as the source: the same function, checks (B's permission,
+ *   bandwidth cap), counters and bytes as when B's socket receives it, minus a sendto and a
+ *   recvfrom. The peer checks of A's side ran before, as they do for the kernel path. Relays of
+ *   other workers are reached through the kernel.
  * - TCP and TLS clients (stream.c) are connections owned by the worker that accepted or adopted
  *   them, as a UDP 5-tuple is. Their frames reach the same handlers; everything sent to a client
  *   goes through turn_client_send / turn_alloc_send, which pick the listening socket or the
@@ -67,17 +75,232 @@ static void evthread_init(void)
 	evthread_err = evthread_use_pthreads();
 }
 
+/* ---- batched I/O (struct turn_io) ---- */
+
+/* The slot holding @p, or -1 if @p is not in a slot. */
+static long io_slot_of(const struct turn_io *io, const uint8_t *p)
+{
+	uintptr_t base, a = (uintptr_t)p;
+
+	if (!io->slot)
+		return -1;
+	base = (uintptr_t)io->slot;
+	if (a < base || a >= base + (uintptr_t)TURN_IO_SLOTS * TURN_BUF_SIZE)
+		return -1;
+	return (long)((a - base) / TURN_BUF_SIZE);
+}
+
+/* A free slot (TURN_BUF_SIZE bytes), or NULL: the queue is flushed for one if no batch holds
+ * slots; inside a batch there is always one (see TURN_IO_SLOTS), else the datagram is lost. */
+static uint8_t *io_slot(struct turn_worker *w)
+{
+	struct turn_io *io = &w->io;
+
+	if (io->used == TURN_IO_SLOTS) {
+		if (io->in_batch)
+			return NULL;
+		turn_io_flush(w);
+	}
+	return io->slot[io->used++];
+}
+
+/* Queues @len bytes at @buf (in a slot) to @to from socket @fd. The first datagram queued in a
+ * round of the event loop makes flush_ev active: it runs after the callbacks already due. */
+static void io_queue(struct turn_worker *w, int fd, const struct sockaddr_storage *to,
+		     const uint8_t *buf, size_t len, enum turn_out_kind kind, size_t payload,
+		     struct turn_relay *relay, struct turn_alloc *al)
+{
+	struct turn_io *io = &w->io;
+	unsigned i;
+
+	if (io->n_out == TURN_IO_SLOTS) /* cannot happen: each one holds a slot; but never lose */
+		turn_io_flush(w);
+	i = io->n_out++;
+	io->out[i] = (struct turn_out){ .fd = fd, .kind = (uint8_t)kind, .payload = (uint32_t)payload,
+					.relay = relay, .al = al };
+	io->iov[i].iov_base = (void *)buf;
+	io->iov[i].iov_len = len;
+	memcpy(&io->to[i], to, addr_len(to));
+	if (i == 0 && io->flush_ev)
+		event_active(io->flush_ev, EV_WRITE, 0);
+}
+
+/* Counts a datagram that went. */
+static void io_sent(struct turn_server *srv, const struct turn_out *o)
+{
+	if (o->kind == TURN_OUT_TO_PEER) {
+		o->al->pkts_out++;
+		o->al->bytes_out += o->payload;
+		TURN_CTR_ADD(srv, pkts_to_peer, 1);
+		TURN_CTR_ADD(srv, bytes_to_peer, o->payload);
+	} else if (o->kind == TURN_OUT_TO_CLIENT) {
+		o->al->pkts_in++;
+		o->al->bytes_in += o->payload;
+		TURN_CTR_ADD(srv, pkts_to_client, 1);
+		TURN_CTR_ADD(srv, bytes_to_client, o->payload);
+	}
+}
+
+static void relay_icmp(struct turn_relay *r);
+
+/* Sends the @n queued datagrams @idx (in order) from socket @fd with sendmmsg. A full socket
+ * buffer loses what is left, as the network would. Any other error on a relay socket is an ICMP
+ * error it queued (IP_RECVERR: the kernel then fails the next send, sending nothing): handed on
+ * and the datagram retried once, so that one unreachable peer does not cost a datagram to
+ * another; a datagram that fails again, or is too big (EMSGSIZE), is lost alone. */
+static void io_send_group(struct turn_worker *w, int fd, const unsigned *idx, unsigned n)
+{
+	struct turn_io *io = &w->io;
+	unsigned k = 0;
+	bool retried = false;
+
+	while (k < n) {
+		struct turn_relay *relay = io->out[idx[k]].relay;
+		int rc = sendmmsg(fd, io->smsg + k, n - k, 0);
+
+		if (rc > 0) {
+			for (int i = 0; i < rc; i++)
+				io_sent(w->srv, &io->out[idx[k + (unsigned)i]]);
+			k += (unsigned)rc;
+			retried = false;
+			continue;
+		}
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (rc < 0 && errno != EMSGSIZE && relay && !retried) {
+			relay_icmp(relay);
+			retried = true;
+			continue;
+		}
+		k++;
+		retried = false;
+	}
+}
+
+void turn_io_flush(struct turn_worker *w)
+{
+	struct turn_io *io = &w->io;
+	unsigned idx[TURN_IO_SLOTS];
+
+	/* One group per socket, in the order of each socket's first datagram; within a group the
+	 * queue's order. */
+	for (unsigned i = 0; i < io->n_out; i++) {
+		int fd = io->out[i].fd;
+		unsigned g = 0;
+
+		if (fd < 0)
+			continue;
+		for (unsigned j = i; j < io->n_out; j++) {
+			if (io->out[j].fd != fd)
+				continue;
+			io->smsg[g].msg_hdr = (struct msghdr){
+				.msg_name = &io->to[j], .msg_namelen = addr_len(&io->to[j]),
+				.msg_iov = &io->iov[j], .msg_iovlen = 1 };
+			idx[g++] = j;
+			io->out[j].fd = -1;
+		}
+		io_send_group(w, fd, idx, g);
+	}
+	io->n_out = 0;
+	if (!io->in_batch)
+		io->used = 0;
+}
+
+/* flush_ev: the end of a round of the event loop. */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	turn_io_flush(arg);
+}
+
+/* Receives up to TURN_IO_BATCH datagrams from @fd, each @off bytes into a slot (room for a
+ * ChannelData header in front and its padding behind), after flushing if fewer than two slots
+ * per datagram are free. Starts a batch: its datagrams are in the slots from *@first on, with
+ * lengths in io->rmsg[i].msg_len and sources in io->from[i]; io_batch_end() ends it. Returns
+ * how many (0: none waiting), or a negative errno (no batch then). */
+static int io_recv(struct turn_worker *w, int fd, size_t off, unsigned *first)
+{
+	struct turn_io *io = &w->io;
+	int n;
+
+	if (TURN_IO_SLOTS - io->used < 2 * TURN_IO_BATCH)
+		turn_io_flush(w);
+	for (unsigned i = 0; i < TURN_IO_BATCH; i++) {
+		io->riov[i].iov_base = io->slot[io->used + i] + off;
+		io->riov[i].iov_len = TURN_BUF_SIZE - off - 3;
+		io->rmsg[i].msg_hdr = (struct msghdr){
+			.msg_name = &io->from[i], .msg_namelen = sizeof(io->from[i]),
+			.msg_iov = &io->riov[i], .msg_iovlen = 1 };
+	}
+	n = recvmmsg(fd, io->rmsg, TURN_IO_BATCH, 0, NULL);
+	if (n < 0)
+		return -errno;
+	*first = io->used;
+	io->used += (unsigned)n;
+	io->in_batch = true;
+	return n;
+}
+
+/* The batch is handled: its slots stay taken while queued datagrams point into them. */
+static void io_batch_end(struct turn_worker *w)
+{
+	w->io.in_batch = false;
+	if (w->io.n_out == 0)
+		w->io.used = 0;
+}
+
+/* Sets up @w's slots and flush event. Returns 0, or -ENOMEM. */
+static int io_init(struct turn_worker *w)
+{
+	/* calloc of this size maps fresh zero pages: only the pages datagrams touch get memory.
+	 * The head of every slot (where a datagram of up to 2 KiB lies) is faulted in now: a fixed
+	 * 0.5 MiB per worker, paid at start rather than by the first bursts (which would show as
+	 * page faults in their latency, and as memory of the first allocations). */
+	w->io.slot = calloc(TURN_IO_SLOTS, TURN_BUF_SIZE);
+	w->io.flush_ev = event_new(w->base, -1, 0, on_flush, w);
+	if (!w->io.slot || !w->io.flush_ev)
+		return -ENOMEM;
+	for (unsigned i = 0; i < TURN_IO_SLOTS; i++) {
+		((volatile uint8_t *)w->io.slot[i])[0] = 0;
+		((volatile uint8_t *)w->io.slot[i])[2047] = 0;
+	}
+	return 0;
+}
+
+static void io_free(struct turn_worker *w)
+{
+	if (w->io.flush_ev)
+		event_free(w->io.flush_ev);
+	w->io.flush_ev = NULL;
+	free(w->io.slot);
+	w->io.slot = NULL;
+	w->io.n_out = 0;
+}
+
 /* ---- hot paths ---- */
 
 void turn_client_send(const struct turn_client *cl, const uint8_t *buf, size_t len)
 {
-	/* UDP: a full socket buffer or an unreachable client loses the datagram, as the network
-	 * would; the client retransmits requests. A stream queues it. */
-	if (cl->conn)
+	struct turn_worker *w = cl->w;
+	uint8_t *slot;
+
+	/* A stream queues it. UDP: a full socket buffer or an unreachable client loses the
+	 * datagram, as the network would; the client retransmits requests. Queued behind the
+	 * relayed data already queued for the client, never ahead of it. */
+	if (cl->conn) {
 		(void)turn_conn_send(cl->conn, buf, len, false);
-	else
-		(void)sendto(cl->lis->fd, buf, len, 0, (const struct sockaddr *)cl->addr,
-			     addr_len(cl->addr));
+		return;
+	}
+	slot = len <= TURN_BUF_SIZE ? io_slot(w) : NULL;
+	if (slot) {
+		memcpy(slot, buf, len);
+		io_queue(w, cl->lis->fd, cl->addr, slot, len, TURN_OUT_ANSWER, 0, NULL, NULL);
+		return;
+	}
+	turn_io_flush(w);
+	(void)sendto(cl->lis->fd, buf, len, 0, (const struct sockaddr *)cl->addr,
+		     addr_len(cl->addr));
 }
 
 /* A fresh transaction id for an indication: it only has to differ between messages. */
@@ -161,6 +384,75 @@ static ssize_t relay_send(struct turn_relay *r, const void *data, size_t len,
 	return n;
 }
 
+/*
+ * The in-box hairpin (turn.hairpin): the relay of worker @w that a datagram to @peer would reach
+ * through the kernel, or NULL. That is a relay of @w whose port is @peer's port and whose IP is
+ * @peer's IP, or the external IP it is reported under (turn.external_address, a 1:1 NAT).
+ * Allocations of other workers (turn.workers > 1, their clients hashed elsewhere) are not
+ * found: datagrams to them keep going through the kernel, which joins the threads. Datagrams
+ * larger than HAIRPIN_MAX do too, so that the kernel alone decides on sizes it might refuse
+ * (EMSGSIZE: IPv4's 65507 bytes, or DF and the loopback MTU).
+ */
+#define HAIRPIN_MAX 65000
+
+static struct turn_relay *hairpin_target(struct turn_worker *w, const struct sockaddr_storage *peer,
+					 size_t len)
+{
+	const struct config *cfg = w->srv->cfg;
+	struct turn_relay *b;
+
+	if (!cfg->turn.hairpin || len > HAIRPIN_MAX ||
+	    (peer->ss_family != AF_INET && peer->ss_family != AF_INET6))
+		return NULL;
+	b = turn_relay_lookup(w, turn_fam(peer->ss_family), addr_port(peer));
+	if (!b)
+		return NULL;
+	if (addr_ip_equal(peer, &b->addr) ||
+	    (cfg->turn.external_ip.ss_family == peer->ss_family &&
+	     addr_ip_equal(peer, &cfg->turn.external_ip)))
+		return b;
+	return NULL;
+}
+
+/*
+ * Client -> peer, the end both directions share: sends @len bytes of @data from relay @r of
+ * allocation @al to @peer and counts them as relayed to a peer. The caller has checked the
+ * permission and the bandwidth cap. If @peer is another allocation's relayed address on this
+ * worker (hairpin_target) the datagram is handed to that relay as its socket would have
+ * received it: from @r's relayed address under the IP the client addressed the peer with (the
+ * relay IP: exactly what the kernel delivers, both sockets being bound to it; the external IP:
+ * what a 1:1 NAT that hairpins delivers, and what the other client has a permission for).
+ */
+static void relay_to_peer(struct turn_alloc *al, struct turn_relay *r, const uint8_t *data,
+			  size_t len, const struct sockaddr_storage *peer)
+{
+	struct turn_worker *w = al->w;
+	struct turn_server *srv = w->srv;
+	struct turn_relay *b = hairpin_target(w, peer, len);
+
+	if (!b) {
+		/* Received in a slot (UDP): queued, counted once sent. From a stream (its input
+		 * buffer moves on): sent at once; a relay serves one client, so one or the other. */
+		if (io_slot_of(&w->io, data) >= 0) {
+			io_queue(w, r->fd, peer, data, len, TURN_OUT_TO_PEER, len, r, al);
+			return;
+		}
+		if (relay_send(r, data, len, peer) < 0)
+			return;
+	}
+	al->pkts_out++;
+	al->bytes_out += len;
+	TURN_CTR_ADD(srv, pkts_to_peer, 1);
+	TURN_CTR_ADD(srv, bytes_to_peer, len);
+	if (b) {
+		struct sockaddr_storage src = *peer;
+
+		addr_set_port(&src, r->port);
+		TURN_CTR_ADD(srv, hairpinned, 1);
+		turn_relay_deliver(b, &src, data, len);
+	}
+}
+
 void turn_relay_channeldata(struct turn_worker *w, struct turn_alloc *al, const uint8_t *buf,
 			    size_t len)
 {
@@ -168,7 +460,6 @@ void turn_relay_channeldata(struct turn_worker *w, struct turn_alloc *al, const 
 	const uint8_t *data;
 	uint16_t num, dlen;
 	struct turn_chan *c;
-	struct turn_relay *r;
 
 	/* Frame: header, channel range and length; padding may follow the data. */
 	if (turn_channeldata_parse(buf, len, &num, &data, &dlen)) {
@@ -190,13 +481,7 @@ void turn_relay_channeldata(struct turn_worker *w, struct turn_alloc *al, const 
 		return;
 	}
 	/* Send from the relayed address of the peer's family (bound: the channel was checked). */
-	r = &al->relay[turn_fam(c->peer.ss_family)];
-	if (relay_send(r, data, dlen, &c->peer) < 0)
-		return;
-	al->pkts_out++;
-	al->bytes_out += dlen;
-	TURN_CTR_ADD(srv, pkts_to_peer, 1);
-	TURN_CTR_ADD(srv, bytes_to_peer, dlen);
+	relay_to_peer(al, &al->relay[turn_fam(c->peer.ss_family)], data, dlen, &c->peer);
 }
 
 void turn_relay_send_indication(struct turn_alloc *al, const struct sockaddr_storage *peer,
@@ -212,86 +497,109 @@ void turn_relay_send_indication(struct turn_alloc *al, const struct sockaddr_sto
 		TURN_CTR_ADD(srv, bandwidth_dropped, 1);
 		return;
 	}
-	if (relay_send(r, data, len, peer) < 0)
-		return;
-	al->pkts_out++;
-	al->bytes_out += len;
-	TURN_CTR_ADD(srv, pkts_to_peer, 1);
-	TURN_CTR_ADD(srv, bytes_to_peer, len);
+	relay_to_peer(al, r, data, len, peer);
 }
 
-/* Peer -> client (RFC 8656 §11.3, §12.7): ChannelData if the peer has a live channel, else a Data
- * indication. The datagram is received TURN_CHANNELDATA_HDR bytes into the buffer so that the
- * ChannelData header is written in front of it (and padding behind it, on a stream) without a
- * copy. */
-void turn_relay_from_peer(int fd, short what, void *arg)
+void turn_relay_deliver(struct turn_relay *r, const struct sockaddr_storage *peer,
+			const uint8_t *payload, size_t len)
 {
-	struct turn_relay *r = arg;
 	struct turn_alloc *al = r->al;
 	struct turn_worker *w = al->w;
 	struct turn_server *srv = w->srv;
-	uint8_t *payload = w->rbuf + TURN_CHANNELDATA_HDR;
+	struct turn_chan *c;
+	uint8_t *frame;
+	size_t outlen;
 
-	for (int i = 0; i < READ_BUDGET; i++) {
-		struct sockaddr_storage peer;
-		socklen_t plen = sizeof(peer);
+	/* Only peers the client gave a permission to may reach it (RFC 8656 §9). */
+	if (!turn_perm_find(al, peer))
+		return;
+	/* The bandwidth cap, if any. */
+	if (!turn_bw_admit(&al->bw_in, srv->cfg->turn.bandwidth, len)) {
+		TURN_CTR_ADD(srv, bandwidth_dropped, 1);
+		return;
+	}
+	/* Frame for the client, in a slot. */
+	c = turn_chan_find_peer(al, peer);
+	if (c && !c->cooling) {
+		/* In place behind the header if the payload was received into a slot for that
+		 * (a relay socket's datagram, or ChannelData from a UDP client, hairpinned); else
+		 * copied into a slot of its own (a Send indication's data, a stream's). */
+		long i = io_slot_of(&w->io, payload);
+
+		if (i >= 0 && payload == w->io.slot[i] + TURN_CHANNELDATA_HDR)
+			frame = w->io.slot[i];
+		else if ((frame = io_slot(w)) != NULL)
+			memmove(frame + TURN_CHANNELDATA_HDR, payload, len);
+		else
+			return;
+		turn_channeldata_header(frame, c->num, (uint16_t)len);
+		outlen = len + TURN_CHANNELDATA_HDR;
+		/* Over TCP and TLS, padded to a multiple of 4 (RFC 8656 §12.5). */
+		while (al->conn && outlen % 4)
+			frame[outlen++] = 0;
+	} else {
+		uint8_t tid[STUN_TID_LEN];
 		struct stun_builder b;
-		struct turn_chan *c;
-		const uint8_t *out;
-		size_t outlen;
-		ssize_t n;
 
-		/* Receive. */
-		n = recvfrom(fd, payload, sizeof(w->rbuf) - TURN_CHANNELDATA_HDR - 3, 0,
-			     (struct sockaddr *)&peer, &plen);
+		frame = io_slot(w);
+		if (!frame)
+			return;
+		indication_tid(w, tid);
+		stun_build_init(&b, frame, TURN_BUF_SIZE, TURN_METHOD_DATA, STUN_CLASS_INDICATION,
+				tid);
+		stun_build_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, peer);
+		stun_build_attr(&b, TURN_ATTR_DATA, payload, len);
+		if (stun_build_finish(&b, &outlen))
+			return; /* too big to frame as STUN */
+	}
+	/* Send on the client's 5-tuple: queued on the listening socket (counted once sent), or on
+	 * its connection. */
+	if (!al->conn) {
+		io_queue(w, al->lis->fd, &al->client, frame, outlen, TURN_OUT_TO_CLIENT, len, NULL,
+			 al);
+		return;
+	}
+	if (turn_conn_send(al->conn, frame, outlen, true))
+		return;
+	al->pkts_in++;
+	al->bytes_in += len;
+	TURN_CTR_ADD(srv, pkts_to_client, 1);
+	TURN_CTR_ADD(srv, bytes_to_client, len);
+}
+
+/* Peer -> client: reads the relay socket's datagrams in batches, each TURN_CHANNELDATA_HDR bytes
+ * into a slot so that turn_relay_deliver writes the ChannelData header in front of it (and
+ * padding behind it, on a stream) without a copy. */
+void turn_relay_from_peer(int fd, short what, void *arg)
+{
+	struct turn_relay *r = arg;
+	struct turn_worker *w = r->al->w;
+	struct turn_io *io = &w->io;
+
+	for (int got = 0; got < READ_BUDGET;) {
+		unsigned first;
+		int n = io_recv(w, fd, TURN_CHANNELDATA_HDR, &first);
+
 		if (n < 0) {
-			if (errno == EINTR)
+			if (n == -EINTR)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
+			if (n != -EAGAIN && n != -EWOULDBLOCK)
 				relay_icmp(r); /* an ICMP error was queued: hand it on */
 			return; /* drained */
 		}
-		/* Only peers the client gave a permission to may reach it (RFC 8656 §9). */
-		if (!turn_perm_find(al, &peer))
-			continue;
-		/* The bandwidth cap, if any. */
-		if (!turn_bw_admit(&al->bw_in, srv->cfg->turn.bandwidth, (size_t)n)) {
-			TURN_CTR_ADD(srv, bandwidth_dropped, 1);
-			continue;
-		}
-		/* Frame for the client. */
-		c = turn_chan_find_peer(al, &peer);
-		if (c && !c->cooling) {
-			turn_channeldata_header(w->rbuf, c->num, (uint16_t)n);
-			out = w->rbuf;
-			outlen = (size_t)n + TURN_CHANNELDATA_HDR;
-			/* Over TCP and TLS, padded to a multiple of 4 (RFC 8656 §12.5). */
-			while (al->conn && outlen % 4)
-				w->rbuf[outlen++] = 0;
-		} else {
-			uint8_t tid[STUN_TID_LEN];
-
-			indication_tid(w, tid);
-			stun_build_init(&b, w->sbuf, sizeof(w->sbuf), TURN_METHOD_DATA,
-					STUN_CLASS_INDICATION, tid);
-			stun_build_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, &peer);
-			stun_build_attr(&b, TURN_ATTR_DATA, payload, (size_t)n);
-			if (stun_build_finish(&b, &outlen))
-				continue; /* too big to frame as STUN */
-			out = w->sbuf;
-		}
-		/* Send on the client's 5-tuple: from the listening socket, or on its connection. */
-		if (turn_alloc_send(al, out, outlen, true))
-			continue;
-		al->pkts_in++;
-		al->bytes_in += (uint64_t)n;
-		TURN_CTR_ADD(srv, pkts_to_client, 1);
-		TURN_CTR_ADD(srv, bytes_to_client, (uint64_t)n);
+		for (int i = 0; i < n; i++)
+			turn_relay_deliver(r, &io->from[i], io->slot[first + (unsigned)i] +
+					   TURN_CHANNELDATA_HDR, io->rmsg[i].msg_len);
+		io_batch_end(w);
+		got += n;
+		if (n < TURN_IO_BATCH)
+			return; /* drained: recvmmsg took all there was */
 	}
 }
 
-void turn_datagram_handle(struct turn_listener *lis, const struct sockaddr_storage *from,
-			  const uint8_t *buf, size_t len)
+/* Demultiplexes one datagram of a listener (see turn_datagram_handle). */
+static void datagram_handle(struct turn_listener *lis, const struct sockaddr_storage *from,
+			    const uint8_t *buf, size_t len)
 {
 	struct turn_client cl = { .w = lis->w, .lis = lis, .addr = from };
 
@@ -303,24 +611,37 @@ void turn_datagram_handle(struct turn_listener *lis, const struct sockaddr_stora
 		TURN_CTR_ADD(lis->w->srv, malformed, 1);
 }
 
-/* Reads every pending datagram of a listening socket (up to READ_BUDGET) and demultiplexes. */
+void turn_datagram_handle(struct turn_listener *lis, const struct sockaddr_storage *from,
+			  const uint8_t *buf, size_t len)
+{
+	/* @buf is the caller's (the fuzzer's), not a slot: what it queued goes before it returns. */
+	datagram_handle(lis, from, buf, len);
+	turn_io_flush(lis->w);
+}
+
+/* Reads the pending datagrams of a listening socket in batches (up to READ_BUDGET) and
+ * demultiplexes each. */
 static void on_client_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct turn_listener *lis = arg;
 	struct turn_worker *w = lis->w;
+	struct turn_io *io = &w->io;
 
-	for (int i = 0; i < READ_BUDGET; i++) {
-		struct sockaddr_storage from;
-		socklen_t flen = sizeof(from);
-		ssize_t n;
+	for (int got = 0; got < READ_BUDGET;) {
+		unsigned first;
+		int n = io_recv(w, fd, 0, &first);
 
-		n = recvfrom(fd, w->rbuf, sizeof(w->rbuf), 0, (struct sockaddr *)&from, &flen);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		if (n == -EINTR)
+			continue;
+		if (n < 0)
 			return;
-		}
-		turn_datagram_handle(lis, &from, w->rbuf, (size_t)n);
+		for (int i = 0; i < n; i++)
+			datagram_handle(lis, &io->from[i], io->slot[first + (unsigned)i],
+					io->rmsg[i].msg_len);
+		io_batch_end(w);
+		got += n;
+		if (n < TURN_IO_BATCH)
+			return;
 	}
 }
 
@@ -646,6 +967,8 @@ static void worker_free(struct turn_worker *w)
 	turn_streams_free(w); /* each connection deletes its allocation with it */
 	HASH_ITER(hh, w->allocs, al, tmp)
 		turn_alloc_destroy(al);
+	turn_io_flush(w); /* answers still queued */
+	io_free(w);
 	for (unsigned i = 0; i < w->n_lis; i++) {
 		if (w->lis[i].ev)
 			event_free(w->lis[i].ev);
@@ -674,8 +997,10 @@ static void worker_free(struct turn_worker *w)
 	pthread_mutex_destroy(&w->adopt_lock);
 	if (w->base)
 		event_base_free(w->base);
-	for (int f = 0; f < TURN_FAMILIES; f++)
+	for (int f = 0; f < TURN_FAMILIES; f++) {
 		turn_ports_free(&w->ports[f]);
+		free(w->by_port[f]);
+	}
 	free(w);
 }
 
@@ -711,8 +1036,13 @@ static int worker_create(struct turn_worker **out, struct turn_server *srv, unsi
 		goto out;
 	}
 	w->tid_rng = seed;
-	for (int f = 0; f < TURN_FAMILIES && !err; f++)
+	for (int f = 0; f < TURN_FAMILIES && !err; f++) {
 		err = turn_ports_init(&w->ports[f], lo, hi, seed + (uint32_t)f);
+		w->by_port[f] = calloc((size_t)srv->cfg->turn.relay_port_max -
+				       srv->cfg->turn.relay_port_min + 1, sizeof(*w->by_port[f]));
+		if (!err && !w->by_port[f])
+			err = -ENOMEM;
+	}
 	if (err)
 		goto out;
 	w->base = event_base_new();
@@ -720,6 +1050,9 @@ static int worker_create(struct turn_worker **out, struct turn_server *srv, unsi
 		err = -ENOMEM;
 		goto out;
 	}
+	err = io_init(w);
+	if (err)
+		goto out;
 	for (size_t i = 0; i < ls->n_udp; i++) {
 		struct turn_listener *l = &w->lis[i];
 
@@ -950,6 +1283,7 @@ void turn_server_counters(const struct turn_server *srv, struct turn_counters *o
 	CTR_COPY(streams_total);
 	CTR_COPY(streams_refused);
 	CTR_COPY(stream_dropped);
+	CTR_COPY(hairpinned);
 #undef CTR_COPY
 }
 

@@ -53,6 +53,9 @@ struct turn_counters {
 	uint64_t streams_refused;    /* connections closed at once: turn.max_connections reached */
 	uint64_t stream_dropped;     /* messages from peers dropped: the client's connection had
 				      * TURN_STREAM_OUT_SOFT bytes waiting (a slow reader) */
+	uint64_t hairpinned;         /* datagrams from one allocation to another's relayed address
+				      * handed over inside the process (turn.hairpin), not through
+				      * the kernel; also counted in pkts_to_peer */
 };
 
 /* Binds the listening and starts the worker thread(s). @cfg must outlive the server.

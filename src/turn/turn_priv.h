@@ -146,6 +146,7 @@ struct turn_ctr {
 	atomic_uint_fast64_t streams_total;
 	atomic_uint_fast64_t streams_refused;
 	atomic_uint_fast64_t stream_dropped;
+	atomic_uint_fast64_t hairpinned;
 };
 
 #define TURN_CTR_ADD(srv, field, n) \
@@ -251,6 +252,54 @@ struct turn_client {
 	const struct sockaddr_storage *addr; /* the client's address (on a stream, &conn->peer) */
 };
 
+/*
+ * Batched datagram I/O of a worker (server.c). Sockets are read with recvmmsg, TURN_IO_BATCH
+ * datagrams at a time, into slots: buffers of TURN_BUF_SIZE bytes that stay put until the
+ * datagrams sent from them have gone. Datagrams to send over UDP (to peers, to clients, answers)
+ * are queued, pointing into the slots (a ChannelData header written in front of a received
+ * payload, a Data indication or an answer built or copied into a slot of its own), and sent with
+ * one sendmmsg per socket when the queue is flushed: at the end of the event loop's round
+ * (flush_ev, made active by the first datagram queued, runs after every callback that was
+ * ready), before a batch that might not find slots enough, and before a relay socket closes.
+ * A socket's datagrams go in the order they were queued.
+ */
+enum {
+	TURN_IO_BATCH = 32,   /* datagrams per recvmmsg */
+	/* Slots: a batch of B datagrams may take 2B (each may need one more for its answer or
+	 * Data indication), and a batch only starts with 2B free: several rounds of callbacks
+	 * fill the queue before it has to be flushed early. 128 of 65600 bytes: 8 MiB of address
+	 * space, of which only the pages datagrams touch are ever backed by memory (the first 2 KiB
+	 * of each from the start: 0.5 MiB). */
+	TURN_IO_SLOTS = 128,
+};
+
+/* What a queued datagram is, for the counters once it is sent. */
+enum turn_out_kind { TURN_OUT_ANSWER, TURN_OUT_TO_PEER, TURN_OUT_TO_CLIENT };
+
+/* A queued datagram; its bytes and address are in turn_io.iov[] and turn_io.to[] at its index. */
+struct turn_out {
+	int fd;                          /* the socket it goes from; -1 once handled by a flush */
+	uint8_t kind;                    /* enum turn_out_kind */
+	uint32_t payload;                /* bytes counted in bytes_to_peer / bytes_to_client */
+	struct turn_relay *relay;        /* TURN_OUT_TO_PEER: the relay, for its ICMP errors */
+	struct turn_alloc *al;           /* TURN_OUT_TO_*: whose totals count it */
+};
+
+struct turn_io {
+	uint8_t (*slot)[TURN_BUF_SIZE];  /* TURN_IO_SLOTS buffers */
+	unsigned used;                   /* slots taken, from 0; all free again after a flush */
+	bool in_batch;                   /* a received batch is being handled: its slots stay */
+	unsigned n_out;                  /* queued datagrams */
+	struct turn_out out[TURN_IO_SLOTS];
+	struct iovec iov[TURN_IO_SLOTS];
+	struct sockaddr_storage to[TURN_IO_SLOTS];
+	struct mmsghdr smsg[TURN_IO_SLOTS]; /* one sendmmsg's messages */
+	struct mmsghdr rmsg[TURN_IO_BATCH]; /* the batch being handled */
+	struct iovec riov[TURN_IO_BATCH];
+	struct sockaddr_storage from[TURN_IO_BATCH];
+	struct event *flush_ev;
+};
+
 /* One worker thread: its event loop, its listening sockets and the allocations it owns. */
 struct turn_worker {
 	struct turn_server *srv;
@@ -274,6 +323,10 @@ struct turn_worker {
 	bool running;                    /* thread was started and must be joined */
 	struct turn_alloc *allocs;       /* uthash on the 5-tuple (see alloc.c) */
 	struct turn_ports ports[TURN_FAMILIES]; /* relay ports, per relay address */
+	/* The in-box hairpin's lookup (turn.hairpin): this worker's relays by family and by
+	 * (port - relay_port_min), over the whole relay range (a redeemed reservation may hold a
+	 * port of another worker's slice). Set by relay_attach, cleared by relay_close (alloc.c). */
+	struct turn_relay **by_port[TURN_FAMILIES];
 	struct event *tick;              /* housekeeping every TURN_TICK s */
 	unsigned ticks;
 	/* Revocations: turn_server_revoke (any thread) appends under the lock and activates
@@ -286,8 +339,8 @@ struct turn_worker {
 	uint32_t tid_rng;                /* LCG for Data indication transaction ids */
 	uint64_t limit_seed;             /* random key of the limiter's cell hash */
 	uint64_t limit[TURN_LIMIT_CELLS]; /* GCRA theoretical arrival times, CLOCK_MONOTONIC us */
-	uint8_t rbuf[TURN_BUF_SIZE];     /* receive buffer, client and peer datagrams */
-	uint8_t sbuf[TURN_BUF_SIZE];     /* reply and Data indication buffer */
+	struct turn_io io;               /* receive slots and the send queue */
+	uint8_t sbuf[TURN_BUF_SIZE];     /* where answers and ICMP Data indications are built */
 };
 
 struct turn_server {
@@ -419,6 +472,10 @@ int turn_ports_init(struct turn_ports *p, uint16_t lo, uint16_t hi, uint32_t see
 
 /* Frees the pool's bitmap. */
 void turn_ports_free(struct turn_ports *p);
+
+/* The relay of worker @w with port @port (host order) in family index @fam (TURN_V4, TURN_V6),
+ * or NULL: the in-box hairpin's O(1) lookup (w->by_port). */
+struct turn_relay *turn_relay_lookup(struct turn_worker *w, int fam, uint16_t port);
 
 /*
  * Creates an allocation on worker @w for @rq, after taking a slot of cfg->turn.max_allocations
@@ -568,9 +625,14 @@ int turn_server_open_idle(struct turn_server **out, const struct config *cfg);
 int turn_listen_socket(const struct sockaddr_storage *addr, int type, bool reuseport,
 		       struct sockaddr_storage *local);
 
-/* Sends an answer of @len bytes to client @cl: over UDP from its listening socket, errors
- * dropped; on a stream queued behind what waits (turn_conn_send). */
+/* Sends an answer of @len bytes to client @cl: over UDP copied into a slot and queued on its
+ * listening socket (errors dropped); on a stream queued behind what waits (turn_conn_send). */
 void turn_client_send(const struct turn_client *cl, const uint8_t *buf, size_t len);
+
+/* Sends every queued datagram (w->io): one sendmmsg per socket, in queue order per socket; a
+ * relay's ICMP errors are handed on and the datagram retried once, as relay_send does. Counts
+ * what went. Then the slots are free again, unless a batch is being handled. */
+void turn_io_flush(struct turn_worker *w);
 
 /* Client -> peer over a channel (RFC 8656 §12.6): relays ChannelData message @buf (@len bytes,
  * padding included) received on the 5-tuple of @al (NULL if it has none: dropped). The hot path
@@ -578,9 +640,20 @@ void turn_client_send(const struct turn_client *cl, const uint8_t *buf, size_t l
 void turn_relay_channeldata(struct turn_worker *w, struct turn_alloc *al, const uint8_t *buf,
 			    size_t len);
 
-/* Reads every pending datagram of a relay socket (@arg: its struct turn_relay) and relays it to
- * the client (the peer -> client hot path). Registered as the relay's EV_READ callback. */
+/* Reads every pending datagram of a relay socket (@arg: its struct turn_relay) and hands each to
+ * turn_relay_deliver. Registered as the relay's EV_READ callback. */
 void turn_relay_from_peer(int fd, short what, void *arg);
+
+/*
+ * Peer -> client (RFC 8656 §11.3, §12.7), the one path for a datagram that reached relay @r from
+ * @peer, whether the kernel delivered it or the in-box hairpin did: @r's permission for @peer,
+ * its allocation's bandwidth cap, ChannelData if a live channel is bound to @peer else a Data
+ * indication, sent to the client (queued over UDP), counted. @len payload bytes at @payload; if
+ * @payload is TURN_CHANNELDATA_HDR bytes into a slot (w->io) the ChannelData header is written in
+ * front of it in place, otherwise the message is made in a slot of its own. Allocation-free.
+ */
+void turn_relay_deliver(struct turn_relay *r, const struct sockaddr_storage *peer,
+			const uint8_t *payload, size_t len);
 
 /* Relays a client's Send indication data to @peer through the relay of @peer's family if a
  * permission exists (client -> peer). */
@@ -658,8 +731,10 @@ void turn_conn_detach(struct turn_conn *c);
  * thread running). */
 void turn_streams_free(struct turn_worker *w);
 
-/* Sends to @al's client: from the UDP listening socket, or on its connection (as relayed data
- * if @relayed). Returns 0, or a negative errno (the message is lost, as a datagram would be). */
+/* Sends to @al's client at once: from the UDP listening socket, or on its connection (as relayed
+ * data if @relayed). For ICMP Data indications (relay_icmp), which may run inside a flush: they
+ * can overtake relayed data still queued for the client. Returns 0, or a negative errno (the
+ * message is lost, as a datagram would be). */
 static inline int turn_alloc_send(struct turn_alloc *al, const uint8_t *buf, size_t len,
 				  bool relayed)
 {

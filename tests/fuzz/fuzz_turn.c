@@ -53,6 +53,7 @@ static void setup(void)
 	cfg.turn.users = users;
 	cfg.turn.n_users = 1;
 	cfg.turn.workers = 1;
+	cfg.turn.hairpin = true; /* the default: relay-to-relay data is handed over inside */
 	cfg.turn.user_quota = 16;
 	cidr_parse("127.0.0.0/8", &allow[0]);
 	cidr_parse("::1", &allow[1]);

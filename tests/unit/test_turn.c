@@ -76,6 +76,7 @@ static void config_make(struct config *c, uint16_t port, uint16_t pmin, uint16_t
 	c->turn.users = users;
 	c->turn.n_users = sizeof(users) / sizeof(users[0]);
 	c->turn.workers = workers;
+	c->turn.hairpin = true; /* the default of turn.hairpin */
 	ck_assert_int_eq(cidr_parse("127.0.0.0/8", &allow_loopback[0]), 0);
 	ck_assert_int_eq(cidr_parse("::1", &allow_loopback[1]), 0);
 	ck_assert(n <= sizeof(deny_list) / sizeof(deny_list[0]));

@@ -75,6 +75,7 @@ static void config_make(struct config *c, uint16_t udp, uint16_t tcp, uint16_t t
 	c->turn.users = users;
 	c->turn.n_users = 1;
 	c->turn.workers = workers;
+	c->turn.hairpin = true; /* the default of turn.hairpin */
 	ck_assert_int_eq(cidr_parse("127.0.0.0/8", &allow_loopback[0]), 0);
 	c->turn.peers.allow = allow_loopback;
 	c->turn.peers.n_allow = 1;

@@ -430,7 +430,8 @@ int tc_channel_bind(struct tc *c, uint16_t num, const struct sockaddr_storage *p
 int tc_send_indication(struct tc *c, const struct sockaddr_storage *peer, const void *data,
 		       size_t len)
 {
-	uint8_t buf[2048], tid[STUN_TID_LEN];
+	static _Thread_local uint8_t buf[TC_MSG_MAX];
+	uint8_t tid[STUN_TID_LEN];
 	struct stun_builder b;
 	size_t n;
 	int err;
@@ -446,7 +447,7 @@ int tc_send_indication(struct tc *c, const struct sockaddr_storage *peer, const 
 
 int tc_send_channel(struct tc *c, uint16_t num, const void *data, size_t len)
 {
-	uint8_t buf[2048];
+	static _Thread_local uint8_t buf[TC_MSG_MAX];
 	size_t n = len + TURN_CHANNELDATA_HDR;
 
 	if (len > sizeof(buf) - TURN_CHANNELDATA_HDR - 3)

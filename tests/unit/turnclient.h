@@ -100,6 +100,11 @@ size_t tc_key(const struct tc *c, uint8_t key[STUN_KEY_MAX]);
  * errno. */
 int tc_send_raw(struct tc *c, const void *buf, size_t len);
 
+/* The largest message tc_send_indication and tc_send_channel build (bytes): a ChannelData
+ * message with 65535 bytes of data, padded; over UDP the kernel refuses what exceeds a
+ * datagram (IPv4: 65507 bytes). */
+#define TC_MSG_MAX 65540
+
 /* Sends a Send indication of @len bytes to @peer. */
 int tc_send_indication(struct tc *c, const struct sockaddr_storage *peer, const void *data,
 		       size_t len);
