@@ -1,8 +1,8 @@
 /*
  * Unit tests for turn_server_reload (src/turn/reload.c): a real turn_server with several workers
- * on loopback (TURN 127.0.0.1:25300, relay ports 25310-25399: clear of test_turn's 25000-25199
- * and test_turn_stream's 25500-25699; TINCAN_TEST_PORT_BASE + 300 otherwise), driven by
- * turnclient.[ch]. Each test says in its first comment which behaviour it pins.
+ * on loopback (TURN 127.0.0.1:25700, relay ports 25710-25799: clear of test_turn's 25000-25199,
+ * test_turn_hairpin's 25300-25499 and test_turn_stream's 25500-25699; TINCAN_TEST_PORT_BASE +
+ * 700 otherwise), driven by turnclient.[ch]. Each test says in its first comment which behaviour it pins.
  */
 #include <check.h>
 #include <errno.h>
@@ -18,7 +18,7 @@
 #include "turn/turn_priv.h"
 #include "turnclient.h"
 
-static uint16_t port_base = 25300;
+static uint16_t port_base = 25700;
 #define PORT port_base
 #define RELAY_MIN (port_base + 10)
 #define RELAY_MAX (port_base + 99)
@@ -180,7 +180,7 @@ int main(void)
 	int failed;
 
 	if (base && atoi(base) >= 1024 && atoi(base) <= 65000)
-		port_base = (uint16_t)(atoi(base) + 300);
+		port_base = (uint16_t)(atoi(base) + 700);
 	log_set_level(LOGL_WARN);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_reload_limits);
