@@ -79,6 +79,25 @@ enum {
 /* Cells of the per-worker table that limits answers to unauthenticated requests (auth.c): 32 KiB. */
 #define TURN_LIMIT_CELLS 4096
 
+/* Slots of the per-worker cache of long-term keys (auth.c): 256 x 168 bytes = 42 KiB. */
+#define TURN_KEYCACHE_SLOTS 256
+
+/*
+ * One cached long-term key (auth.c): the key of password algorithm @alg for username @name,
+ * valid while @gen equals the server's auth_gen (turn_auth_reset bumps it). Whether the name is
+ * a static user or a TURN REST username is remembered: a REST one is still checked for expiry
+ * and revocation on every use, only its HMAC password and the hash are not recomputed.
+ */
+struct turn_keyslot {
+	uint32_t gen;                    /* srv->auth_gen when filled */
+	bool used;
+	bool rest;                       /* a TURN REST username (else a static user) */
+	uint8_t keylen;                  /* 16 (MD5) or 32 (SHA-256) bytes */
+	uint16_t alg;                    /* enum stun_pwalg */
+	uint8_t key[STUN_KEY_MAX];
+	char name[CRED_USERNAME_MAX];
+};
+
 /* RESERVATION-TOKEN value length (RFC 8656 §18.9). */
 #define TURN_TOKEN_LEN 8
 
@@ -278,6 +297,7 @@ struct turn_worker {
 	uint32_t tid_rng;                /* LCG for Data indication transaction ids */
 	uint64_t limit_seed;             /* random key of the limiter's cell hash */
 	uint64_t limit[TURN_LIMIT_CELLS]; /* GCRA theoretical arrival times, CLOCK_MONOTONIC us */
+	struct turn_keyslot keys[TURN_KEYCACHE_SLOTS]; /* long-term keys (auth.c), direct-mapped */
 	uint8_t rbuf[TURN_BUF_SIZE];     /* receive buffer, client and peer datagrams */
 	uint8_t sbuf[TURN_BUF_SIZE];     /* reply and Data indication buffer */
 };
@@ -288,6 +308,9 @@ struct turn_server {
 	unsigned n_workers;
 	uint8_t nonce_key[32];           /* process-random HMAC-SHA256 key for stateless nonces */
 	uint8_t *userhash;               /* USERHASH of each static user, 32 bytes each */
+	/* Generation of the workers' cached long-term keys: a key cached under another value is
+	 * stale. Bumped by turn_auth_reset when users, realm or secret change. */
+	atomic_uint auth_gen;
 	struct sockaddr_storage *self;   /* this machine's IPs (port 0), for turn_peer_check */
 	size_t n_self;
 	_Atomic(struct tls_server *) tls; /* TURN over TLS's certificate (turn_server_set_tls) */
@@ -520,6 +543,18 @@ bool turn_revoked(struct turn_worker *w, const char *name, time_t now);
 
 /* Precomputes the static users' USERHASHes into srv->userhash. Returns 0, or -ENOMEM. */
 int turn_auth_init(struct turn_server *srv);
+
+/*
+ * Makes the credential caches follow a change of cfg->turn.users, realm or secret at runtime (a
+ * config reload): every worker's cached long-term keys (turn_auth_key) become stale at once,
+ * whatever thread calls this (one atomic increment; each worker drops its entries on their next
+ * use), and the static users' USERHASH table is rebuilt from srv->cfg. Call it after the new
+ * values are in place, under the same condition as the change itself: no worker may be reading
+ * cfg->turn (users, realm, secret) or srv->userhash while they change. Nonces are not affected
+ * (their key is per process, not from the config). Returns 0, or -ENOMEM (the old USERHASH
+ * table is then kept and the key caches are still invalidated).
+ */
+int turn_auth_reset(struct turn_server *srv);
 
 /*
  * True if an answer to an unauthenticated request (Binding, 401, 438, 400...) may be sent to

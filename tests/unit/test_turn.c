@@ -330,6 +330,77 @@ START_TEST(test_rest_credentials)
 }
 END_TEST
 
+START_TEST(test_auth_reset)
+{
+	/* The long-term keys each worker caches follow a change of users, realm or secret once
+	 * turn_auth_reset() has run (what a config reload calls): the same username with the old
+	 * password, realm or REST secret is refused, the new one works, for MD5, SHA-256 and
+	 * USERHASH clients alike. A cache that kept a stale key fails here. */
+	struct config_user changed[2];
+	struct cred_secret old_secret = cfg.turn.secret;
+	char user[CRED_USERNAME_MAX], pass[CRED_PASSWORD_MAX], pass2[CRED_PASSWORD_MAX];
+	time_t now = time(NULL);
+	struct tc c;
+	uint8_t key[16];
+
+	/* Warm the caches: alice (MD5 and SHA-256) and a REST username. */
+	ck_assert_int_eq(tc_open(&c, PORT, "alice", "wonderland"), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	tc_close(&c);
+	ck_assert_int_eq(tc_open(&c, PORT, "alice", "wonderland"), 0);
+	c.pwalg = STUN_PWALG_SHA256;
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	tc_close(&c);
+	ck_assert_int_eq(cred_rest_mint(&cfg.turn.secret, "p1", now, 600, user, pass), 0);
+	ck_assert_int_eq(tc_open(&c, PORT, user, pass), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	tc_close(&c);
+
+	/* New password for alice, new realm, new REST secret (the worker is idle: no request is
+	 * in flight while the config changes, as a reload must ensure). */
+	memcpy(changed, users, sizeof(changed));
+	strcpy(changed[1].password, "looking-glass");
+	cfg.turn.users = changed;
+	strcpy(cfg.turn.realm, "other.test");
+	ck_assert_int_eq(cred_secret_random(&cfg.turn.secret), 0);
+	ck_assert_int_eq(turn_auth_reset(srv), 0);
+
+	ck_assert_int_eq(tc_open(&c, PORT, "alice", "wonderland"), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 401);
+	tc_close(&c);
+	ck_assert_int_eq(tc_open(&c, PORT, "alice", "wonderland"), 0);
+	c.pwalg = STUN_PWALG_SHA256;
+	ck_assert_int_eq(tc_allocate(&c, NULL), 401);
+	tc_close(&c);
+	ck_assert_int_eq(tc_open(&c, PORT, user, pass), 0); /* minted with the old secret */
+	ck_assert_int_eq(tc_allocate(&c, NULL), 401);
+	tc_close(&c);
+
+	ck_assert_int_eq(tc_open(&c, PORT, "alice", "looking-glass"), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	ck_assert_str_eq(c.realm, "other.test");
+	stun_ltc_key("alice", 5, "other.test", 10, "looking-glass", 13, key);
+	ck_assert_int_eq(stun_msg_check_integrity(&c.resp, key, sizeof(key)), 0);
+	tc_close(&c);
+	ck_assert_int_eq(tc_open(&c, PORT, "alice", "looking-glass"), 0);
+	c.pwalg = STUN_PWALG_SHA256;
+	c.userhash = true; /* the USERHASH table was rebuilt for the new realm */
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	tc_close(&c);
+	/* The same REST username, its password from the new secret. */
+	ck_assert_int_eq(cred_rest_mint(&cfg.turn.secret, "p1", now, 600, user, pass2), 0);
+	ck_assert_str_ne(pass, pass2);
+	ck_assert_int_eq(tc_open(&c, PORT, user, pass2), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	tc_close(&c);
+
+	cfg.turn.users = users;
+	strcpy(cfg.turn.realm, "tincan.test");
+	cfg.turn.secret = old_secret;
+	ck_assert_int_eq(turn_auth_reset(srv), 0);
+}
+END_TEST
+
 START_TEST(test_stale_nonce)
 {
 	/* An expired nonce and a forged one both get 438 with a fresh NONCE. */
@@ -1874,6 +1945,7 @@ int main(void)
 	tcase_add_test(tc, test_wrong_password);
 	tcase_add_test(tc, test_allocate_static_user);
 	tcase_add_test(tc, test_rest_credentials);
+	tcase_add_test(tc, test_auth_reset);
 	tcase_add_test(tc, test_stale_nonce);
 	tcase_add_test(tc, test_wrong_username);
 	tcase_add_test(tc, test_401_rfc8489);
