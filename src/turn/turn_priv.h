@@ -98,6 +98,23 @@ struct turn_keyslot {
 	char name[CRED_USERNAME_MAX];
 };
 
+/* Slots of a worker's timer wheel: one per second; a timer further ahead waits for its round. */
+#define TURN_WHEEL_SLOTS 1024
+
+/*
+ * A timer of its worker's wheel (alloc.c), embedded in what it times (an allocation, permission
+ * or channel): no allocation, O(1) to arm, rearm and cancel, and one shared 1-second tick per
+ * worker instead of a libevent heap entry per timer (10,000 allocations with a permission and a
+ * channel each would otherwise be 30,000 heap timers). It fires at the first tick at or after
+ * its due time: never early, at most one second late.
+ */
+struct turn_timer {
+	struct turn_timer *next;         /* in its wheel slot */
+	struct turn_timer **pprev;       /* what points to it; NULL: not armed */
+	uint64_t due_ms;                 /* CLOCK_MONOTONIC milliseconds */
+	void (*cb)(struct turn_timer *t);
+};
+
 /* RESERVATION-TOKEN value length (RFC 8656 §18.9). */
 #define TURN_TOKEN_LEN 8
 
@@ -287,6 +304,10 @@ struct turn_worker {
 	struct turn_ports ports[TURN_FAMILIES]; /* relay ports, per relay address */
 	struct event *tick;              /* housekeeping every TURN_TICK s */
 	unsigned ticks;
+	/* The timers of allocations, permissions and channels (alloc.c), in the slot of the
+	 * second they are due (rounded up); wheel_sec: the earliest second not yet swept. */
+	struct turn_timer *wheel[TURN_WHEEL_SLOTS];
+	uint64_t wheel_sec;
 	/* Revocations: turn_server_revoke (any thread) appends under the lock and activates
 	 * revoke_ev; the worker takes the list and applies it (server.c). */
 	pthread_mutex_t revoke_lock;
@@ -318,6 +339,11 @@ struct turn_server {
 	atomic_uint nonce_lifetime;      /* seconds; TURN_NONCE_LIFETIME unless a test changes it */
 	atomic_uint resv_lifetime;       /* seconds; TURN_RESERVATION_LIFETIME unless a test... */
 	atomic_uint stream_idle;         /* seconds; TURN_STREAM_IDLE unless a test changes it */
+	/* For tests (turn_server_set_lifetimes), seconds; 0: the protocol's value. */
+	atomic_uint perm_lifetime;       /* TURN_PERM_LIFETIME */
+	atomic_uint chan_lifetime;       /* TURN_CHAN_LIFETIME */
+	atomic_uint chan_cooldown;       /* TURN_CHAN_COOLDOWN */
+	atomic_uint alloc_lifetime_cap;  /* 0: none; else allocations live at most this long */
 	struct turn_ctr ctr;
 	/* Allocations plus reservations, against cfg->turn.max_allocations. */
 	atomic_uint_fast64_t slots;
@@ -359,7 +385,7 @@ struct turn_bucket {
 struct turn_perm {
 	struct turn_key key;             /* peer IP, port 0 */
 	struct turn_alloc *al;
-	struct event *timer;
+	struct turn_timer timer;         /* TURN_PERM_LIFETIME after the last refresh */
 	UT_hash_handle hh;
 };
 
@@ -370,7 +396,7 @@ struct turn_chan {
 	struct sockaddr_storage peer;
 	bool cooling;                    /* expired: relays nothing, still blocks rebinding (§12) */
 	struct turn_alloc *al;
-	struct event *timer;
+	struct turn_timer timer;         /* lifetime, then cooldown */
 	UT_hash_handle hh_num;
 	UT_hash_handle hh_peer;
 };
@@ -395,7 +421,7 @@ struct turn_alloc {
 	struct turn_relay relay[TURN_FAMILIES];
 	struct turn_worker *w;
 	char user[CRED_USERNAME_MAX];    /* the allocation's username (RFC 8656 §5: 441 otherwise) */
-	struct event *timer;             /* lifetime */
+	struct turn_timer timer;         /* lifetime */
 	time_t expires;                  /* CLOCK_MONOTONIC seconds */
 	struct turn_perm *perms;         /* uthash on peer IP */
 	struct turn_chan *chans_num;     /* uthash on channel number */
@@ -478,6 +504,18 @@ struct turn_alloc *turn_alloc_find(const struct turn_client *cl);
 
 /* Arms (or rearms) a one-shot timer @seconds from now. */
 void turn_timer_arm(struct event *ev, uint32_t seconds);
+
+/* Arms (or rearms) wheel timer @t of worker @w, with callback @cb, to fire @seconds from now (at
+ * the first tick at or after that: at most one second late, never early). */
+void turn_wheel_arm(struct turn_worker *w, struct turn_timer *t, uint32_t seconds,
+		    void (*cb)(struct turn_timer *t));
+
+/* Disarms @t if it is armed. */
+void turn_wheel_cancel(struct turn_timer *t);
+
+/* Fires every timer of @w that is due (worker @w's tick, every TURN_TICK seconds). A callback
+ * may arm, cancel or free any timer, its own included. */
+void turn_wheel_run(struct turn_worker *w);
 
 /* Sets the allocation's remaining lifetime to @seconds (> 0) and rearms its timer. */
 void turn_alloc_refresh(struct turn_alloc *al, uint32_t seconds);
@@ -701,6 +739,13 @@ void turn_server_set_nonce_lifetime(struct turn_server *srv, unsigned seconds);
 
 /* For tests: sets how long reservations made from now on wait for their token (seconds). */
 void turn_server_set_reservation_lifetime(struct turn_server *srv, unsigned seconds);
+
+/* For tests: shortens the timers of permissions, channels (lifetime, then cooldown) and
+ * allocations armed from now on (seconds; 0 restores the protocol's value, RFC 8656 §9, §12;
+ * @alloc_cap 0: no cap, else an allocation expires after at most that many seconds whatever its
+ * LIFETIME says). */
+void turn_server_set_lifetimes(struct turn_server *srv, unsigned perm, unsigned chan,
+			       unsigned cooldown, unsigned alloc_cap);
 
 /* For tests: sets how long a TCP/TLS connection may hold no allocation, from the next time its
  * idle timer starts (seconds). */

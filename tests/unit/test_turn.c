@@ -1099,6 +1099,98 @@ START_TEST(test_channel_rebind_rules)
 }
 END_TEST
 
+/* Polls every 50 ms, for up to @ms, until counter @field is @want; returns the last value. */
+#define CTR_UNTIL(field, want, ms) ctr_until(offsetof(struct turn_counters, field), (want), (ms))
+
+static uint64_t ctr_until(size_t off, uint64_t want, int ms)
+{
+	struct turn_counters k;
+	uint64_t v = 0;
+
+	for (int i = 0; i <= ms / 50; i++) {
+		turn_server_counters(srv, &k);
+		memcpy(&v, (const char *)&k + off, sizeof(v));
+		if (v == want)
+			break;
+		usleep(50000);
+	}
+	return v;
+}
+
+START_TEST(test_timers_expire)
+{
+	/* The timers of the worker's wheel fire (shortened here: permission 1 s, channel 1 s,
+	 * cooldown 2 s, allocation capped at 6 s): an expired permission relays nothing; an expired
+	 * channel first cools down (relays nothing, its number still refuses another peer: 400),
+	 * then its number is free; an expired allocation is gone (437). A timer fires at most one
+	 * tick (1 s) late, never early: all is still in place right after the requests. */
+	struct tc c;
+	struct sockaddr_storage relayed, p, q;
+	int pfd = udp_peer(&p), qfd = udp_peer(&q);
+	static const char msg[] = "hello";
+
+	turn_server_set_lifetimes(srv, 1, 1, 2, 6);
+	client_allocated(&c, &relayed);
+	ck_assert_int_eq(tc_permission(&c, &p), 0);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x4000, &q), 0);
+	ck_assert_uint_eq(counters().permissions_now, 1); /* one IP: 127.0.0.1 */
+	ck_assert_uint_eq(counters().channels_now, 1);
+	send_to(pfd, &relayed, msg, sizeof(msg));
+	expect_data_indication(&c, &p, msg, sizeof(msg));
+	ck_assert_int_eq(tc_send_channel(&c, 0x4000, msg, sizeof(msg)), 0);
+	expect_peer_gets(qfd, &relayed, msg, sizeof(msg));
+
+	/* Permission and channel expire after 1-2 s. */
+	ck_assert_uint_eq(CTR_UNTIL(channels_now, 0, 4000), 0);
+	ck_assert_uint_eq(CTR_UNTIL(permissions_now, 0, 4000), 0);
+	send_to(pfd, &relayed, msg, sizeof(msg));
+	ck_assert_int_eq(tc_recv(&c, QUIET_MS), -ETIMEDOUT);
+	ck_assert_int_eq(tc_send_channel(&c, 0x4000, msg, sizeof(msg)), 0);
+	ck_assert_int_eq(udp_recv(qfd, c.rbuf, sizeof(c.rbuf), NULL, QUIET_MS), -ETIMEDOUT);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x4000, &p), 400); /* cooling: 2-3 s */
+	ck_assert_uint_eq(counters().channels_now, 0);
+
+	/* After the cooldown the number is free for another peer. */
+	sleep(3);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x4000, &p), 0);
+	ck_assert_uint_eq(counters().channels_now, 1);
+
+	/* The allocation goes after 6-7 s, with its channel and permission. */
+	ck_assert_uint_eq(CTR_UNTIL(allocations_now, 0, 6000), 0);
+	ck_assert_uint_eq(counters().channels_now, 0);
+	ck_assert_uint_eq(counters().permissions_now, 0);
+	ck_assert_int_eq(tc_permission(&c, &p), 437);
+	turn_server_set_lifetimes(srv, 0, 0, 0, 0);
+	tc_close(&c);
+	close(pfd);
+	close(qfd);
+}
+END_TEST
+
+START_TEST(test_timer_refresh)
+{
+	/* Refreshing a permission rearms its timer: refreshed half-way through a 4 s lifetime, it
+	 * still relays when the first 4 s (plus the tick) are over, and expires later. */
+	struct tc c;
+	struct sockaddr_storage relayed, p;
+	int pfd = udp_peer(&p);
+
+	turn_server_set_lifetimes(srv, 4, 0, 0, 0);
+	client_allocated(&c, &relayed);
+	ck_assert_int_eq(tc_permission(&c, &p), 0);
+	usleep(2000000);
+	ck_assert_int_eq(tc_permission(&c, &p), 0); /* now due at 6 s */
+	usleep(3300000);                            /* 5.3 s: the first timer would have fired */
+	ck_assert_uint_eq(counters().permissions_now, 1);
+	send_to(pfd, &relayed, "x", 1);
+	expect_data_indication(&c, &p, "x", 1);
+	ck_assert_uint_eq(CTR_UNTIL(permissions_now, 0, 4000), 0);
+	turn_server_set_lifetimes(srv, 0, 0, 0, 0);
+	tc_close(&c);
+	close(pfd);
+}
+END_TEST
+
 START_TEST(test_channel_range)
 {
 	/* Channel numbers outside 0x4000-0x7FFF are a 400; the RFC 5766 range above 0x4FFF binds. */
@@ -1969,6 +2061,8 @@ int main(void)
 	tcase_add_test(tc, test_permission_required);
 	tcase_add_test(tc, test_channel_data);
 	tcase_add_test(tc, test_channel_rebind_rules);
+	tcase_add_test(tc, test_timers_expire);
+	tcase_add_test(tc, test_timer_refresh);
 	tcase_add_test(tc, test_channel_range);
 	tcase_add_test(tc, test_bad_peer_address);
 	tcase_add_test(tc, test_denied_peer);
