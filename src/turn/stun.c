@@ -12,8 +12,9 @@
  *
  * Crypto: HMAC-SHA1, HMAC-SHA256, MD5 and SHA-256 come from OpenSSL 3 through its non-deprecated
  * EVP interfaces, the algorithms fetched once per process and the contexts kept per thread (see
- * "OpenSSL objects, made once" below). CRC-32 (FINGERPRINT) is our own table-driven loop: it runs
- * over every fingerprinted message, and it is a protocol detail rather than cryptography.
+ * "OpenSSL objects, made once" below). CRC-32 (FINGERPRINT) is our own table-driven loop
+ * (slicing-by-8): it runs over every fingerprinted message, and it is a protocol detail rather
+ * than cryptography.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -119,10 +120,44 @@ static const uint32_t crc_table[256] = {
 	0xb40bbe37u, 0xc30c8ea1u, 0x5a05df1bu, 0x2d02ef8du,
 };
 
+/*
+ * Slicing-by-8: crc_slice[k][n] is the CRC register after byte n followed by k zero bytes, so
+ * eight bytes are folded in with eight independent table reads instead of a chain of eight
+ * dependent ones (several times faster on the 100-byte answers every request gets). Built from
+ * crc_table once per process.
+ */
+static uint32_t crc_slice[8][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_slice_init(void)
+{
+	for (int n = 0; n < 256; n++) {
+		uint32_t c = crc_table[n];
+
+		crc_slice[0][n] = c;
+		for (int k = 1; k < 8; k++) {
+			c = crc_table[c & 0xFF] ^ (c >> 8);
+			crc_slice[k][n] = c;
+		}
+	}
+}
+
 static uint32_t crc32_ieee(const uint8_t *p, size_t n)
 {
 	uint32_t c = 0xFFFFFFFFu;
 
+	pthread_once(&crc_once, crc_slice_init);
+	for (; n >= 8; n -= 8, p += 8) {
+		/* The first four bytes xor into the register (the reflected CRC is little-endian);
+		 * the last four only go through the tables. */
+		uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+				   (uint32_t)p[3] << 24);
+
+		c = crc_slice[7][lo & 0xFF] ^ crc_slice[6][(lo >> 8) & 0xFF] ^
+		    crc_slice[5][(lo >> 16) & 0xFF] ^ crc_slice[4][lo >> 24] ^
+		    crc_slice[3][p[4]] ^ crc_slice[2][p[5]] ^ crc_slice[1][p[6]] ^
+		    crc_slice[0][p[7]];
+	}
 	while (n--)
 		c = crc_table[(c ^ *p++) & 0xFF] ^ (c >> 8);
 	return c ^ 0xFFFFFFFFu;
