@@ -42,6 +42,12 @@
 #undef HASH_INITIAL_NUM_BUCKETS_LOG2
 #define HASH_INITIAL_NUM_BUCKETS 4U
 #define HASH_INITIAL_NUM_BUCKETS_LOG2 2U
+/* uthash doubles a table only once a bucket holds 10 entries, so a worker's table of 1,000
+ * allocations ran at 3-5 per bucket: every find walked a chain of cache misses (turn_alloc_find
+ * was the largest user-space symbol of the setup profile, and it is on the relay path too). At 4
+ * the load stays under about one entry per bucket, for 16-32 bytes of buckets per entry. */
+#undef HASH_BKT_CAPACITY_THRESH
+#define HASH_BKT_CAPACITY_THRESH 4U
 
 #include "core/config.h"
 #include "turn/stun.h"
@@ -425,6 +431,9 @@ struct turn_relay {
 /* An allocation (RFC 8656 §2.2, §7), keyed by the 5-tuple. Owns its relay sockets and timer. */
 struct turn_alloc {
 	struct turn_5tuple key;
+	/* Next to the key: a find touches the handle (chain, hash value) and then the key, so the
+	 * two share the first cache lines instead of sitting 1.3 KiB apart. */
+	UT_hash_handle hh;
 	struct sockaddr_storage client;
 	/* Answers and relayed data go out through one of them (turn_alloc_send): */
 	struct turn_listener *lis;       /* UDP: the listening socket, to @client; else NULL */
@@ -443,7 +452,6 @@ struct turn_alloc {
 	uint64_t pkts_out, bytes_out;    /* to peers, for the delete log line */
 	uint64_t pkts_in, bytes_in;      /* from peers */
 	struct turn_bucket bw_out, bw_in; /* bandwidth cap, to peers and to the client */
-	UT_hash_handle hh;
 };
 
 /* What an Allocate asks for once validated (RFC 8656 §7.2). */
