@@ -4,8 +4,10 @@
  * Ownership is a tree: a worker owns its allocations (one made on a TCP or TLS connection is
  * deleted with it, stream.c); an allocation owns its relay sockets (one per
  * family it holds) with their read events, its lifetime timer, its permissions and its channels;
- * each permission and channel owns its own timer. Destroying a node destroys its subtree and cancels every timer in it, so an expiry is
- * one call and turn_server_stop is one loop over the allocations.
+ * each permission and channel owns its own timer. Destroying a node destroys its subtree and
+ * cancels every timer in it, so an expiry is one call and turn_server_stop is one loop over the
+ * allocations. The timers are embedded (struct turn_timer) and hang in the worker's wheel (below),
+ * not in libevent's heap.
  *
  * Everything here runs on the owning worker's thread; nothing here is on the per-datagram path
  * except the O(1) finds.

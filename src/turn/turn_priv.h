@@ -96,7 +96,7 @@ enum {
 /* Cells of the per-worker table that limits answers to unauthenticated requests (auth.c): 32 KiB. */
 #define TURN_LIMIT_CELLS 4096
 
-/* Slots of the per-worker cache of long-term keys (auth.c): 256 x 168 bytes = 42 KiB. */
+/* Slots of the per-worker cache of long-term keys (auth.c): 256 x 172 bytes = 43 KiB. */
 #define TURN_KEYCACHE_SLOTS 256
 
 /*
