@@ -214,6 +214,24 @@ int turn_auth_key(struct turn_worker *w, uint16_t alg, const uint8_t *user, size
 	return keylen;
 }
 
+int turn_auth_reset(struct turn_server *srv)
+{
+	uint8_t *old = srv->userhash;
+	int err;
+
+	/* Release: a worker that sees the new generation (acquire in turn_auth_key) also sees
+	 * the configuration written before this call. */
+	atomic_fetch_add_explicit(&srv->auth_gen, 1, memory_order_acq_rel);
+	srv->userhash = NULL;
+	err = turn_auth_init(srv); /* the static users' USERHASH table, from the new config */
+	if (err) {
+		srv->userhash = old;
+		return err;
+	}
+	free(old);
+	return 0;
+}
+
 int turn_auth_userhash(struct turn_server *srv, const uint8_t *hash, size_t len,
 		       const char *alloc_user, char name[CRED_USERNAME_MAX])
 {
@@ -274,47 +292,21 @@ bool turn_revoked(struct turn_worker *w, const char *name, time_t now)
 	return expiry <= r->before;
 }
 
-/* A fresh table of the USERHASH of each static user of srv->cfg, or NULL (none, or no memory:
- * @err tells). */
-static uint8_t *userhash_build(const struct turn_server *srv, int *err)
+int turn_auth_init(struct turn_server *srv)
 {
 	const struct config *cfg = srv->cfg;
 	const char *realm = cfg->turn.realm;
-	uint8_t *t;
 
-	*err = 0;
 	if (!cfg->turn.n_users)
-		return NULL;
-	t = calloc(cfg->turn.n_users, STUN_USERHASH_LEN);
-	if (!t) {
-		*err = -ENOMEM;
-		return NULL;
-	}
+		return 0;
+	srv->userhash = calloc(cfg->turn.n_users, STUN_USERHASH_LEN);
+	if (!srv->userhash)
+		return -ENOMEM;
 	for (size_t i = 0; i < cfg->turn.n_users; i++) {
 		const char *name = cfg->turn.users[i].name;
-		stun_userhash(name, strlen(name), realm, strlen(realm), t + i * STUN_USERHASH_LEN);
+		stun_userhash(name, strlen(name), realm, strlen(realm),
+			      srv->userhash + i * STUN_USERHASH_LEN);
 	}
-	return t;
-}
-
-int turn_auth_init(struct turn_server *srv)
-{
-	int err;
-
-	srv->userhash = userhash_build(srv, &err);
-	return err;
-}
-
-int turn_auth_reset(struct turn_server *srv)
-{
-	int err;
-	uint8_t *t = userhash_build(srv, &err);
-
-	atomic_fetch_add_explicit(&srv->auth_gen, 1, memory_order_acq_rel);
-	if (err)
-		return err;
-	free(srv->userhash);
-	srv->userhash = t;
 	return 0;
 }
 

@@ -333,9 +333,9 @@ struct turn_worker {
 	struct turn_revoked *revoked;    /* uthash on the participant id; this worker's only */
 	size_t n_revoked;
 	uint32_t tid_rng;                /* LCG for Data indication transaction ids */
+	struct turn_keyslot keys[TURN_KEYCACHE_SLOTS]; /* long-term keys (auth.c), direct-mapped */
 	uint64_t limit_seed;             /* random key of the limiter's cell hash */
 	uint64_t limit[TURN_LIMIT_CELLS]; /* GCRA theoretical arrival times, CLOCK_MONOTONIC us */
-	struct turn_keyslot keys[TURN_KEYCACHE_SLOTS]; /* long-term keys (auth.c), direct-mapped */
 	uint8_t rbuf[TURN_BUF_SIZE];     /* receive buffer, client and peer datagrams */
 	uint8_t sbuf[TURN_BUF_SIZE];     /* reply and Data indication buffer */
 };
@@ -346,9 +346,6 @@ struct turn_server {
 	unsigned n_workers;
 	uint8_t nonce_key[32];           /* process-random HMAC-SHA256 key for stateless nonces */
 	uint8_t *userhash;               /* USERHASH of each static user, 32 bytes each */
-	/* Generation of the workers' cached long-term keys: a key cached under another value is
-	 * stale. Bumped by turn_auth_reset when users, realm or secret change. */
-	atomic_uint auth_gen;
 	struct sockaddr_storage *self;   /* this machine's IPs (port 0), for turn_peer_check */
 	size_t n_self;
 	_Atomic(struct tls_server *) tls; /* TURN over TLS's certificate (turn_server_set_tls) */
@@ -356,6 +353,9 @@ struct turn_server {
 	atomic_uint nonce_lifetime;      /* seconds; TURN_NONCE_LIFETIME unless a test changes it */
 	atomic_uint resv_lifetime;       /* seconds; TURN_RESERVATION_LIFETIME unless a test... */
 	atomic_uint stream_idle;         /* seconds; TURN_STREAM_IDLE unless a test changes it */
+	/* Generation of the workers' cached long-term keys: a key cached under another value is
+	 * stale. Bumped by turn_auth_reset when users, realm or secret change. */
+	atomic_uint auth_gen;
 	/* For tests (turn_server_set_lifetimes), seconds; 0: the protocol's value. */
 	atomic_uint perm_lifetime;       /* TURN_PERM_LIFETIME */
 	atomic_uint chan_lifetime;       /* TURN_CHAN_LIFETIME */
