@@ -4,14 +4,17 @@
  * Ownership is a tree: a worker owns its allocations (one made on a TCP or TLS connection is
  * deleted with it, stream.c); an allocation owns its relay sockets (one per
  * family it holds) with their read events, its lifetime timer, its permissions and its channels;
- * each permission and channel owns its own timer. Destroying a node destroys its subtree and cancels every timer in it, so an expiry is
- * one call and turn_server_stop is one loop over the allocations.
+ * each permission and channel owns its own timer. Destroying a node destroys its subtree and
+ * cancels every timer in it, so an expiry is one call and turn_server_stop is one loop over the
+ * allocations. The timers are embedded (struct turn_timer) and hang in the worker's wheel (below),
+ * not in libevent's heap.
  *
  * Everything here runs on the owning worker's thread; nothing here is on the per-datagram path
  * except the O(1) finds.
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +60,88 @@ void turn_timer_arm(struct event *ev, uint32_t seconds)
 	struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
 
 	evtimer_add(ev, &tv);
+}
+
+/* ---- the timer wheel ---- */
+
+/*
+ * Allocations, permissions and channels time out after whole seconds (RFC 8656: 300 s, 600 s,
+ * the LIFETIME asked for), so their timers share one wheel per worker with a slot per second,
+ * swept by the worker's 1-second tick (server.c): arming is a list insert, however many timers
+ * there are. A timer due at second D (its due time rounded up) sits in slot D % TURN_WHEEL_SLOTS;
+ * the sweep visits every second from wheel_sec up to now and fires what is due, leaving timers
+ * of a later round (more than TURN_WHEEL_SLOTS seconds ahead) in place.
+ */
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void wheel_link(struct turn_timer **head, struct turn_timer *t)
+{
+	t->next = *head;
+	if (t->next)
+		t->next->pprev = &t->next;
+	t->pprev = head;
+	*head = t;
+}
+
+void turn_wheel_cancel(struct turn_timer *t)
+{
+	if (!t->pprev)
+		return;
+	*t->pprev = t->next;
+	if (t->next)
+		t->next->pprev = t->pprev;
+	t->next = NULL;
+	t->pprev = NULL;
+}
+
+void turn_wheel_arm(struct turn_worker *w, struct turn_timer *t, uint32_t seconds,
+		    void (*cb)(struct turn_timer *t))
+{
+	uint64_t now = mono_ms();
+
+	turn_wheel_cancel(t);
+	if (!w->wheel_sec)
+		w->wheel_sec = now / 1000u;
+	t->due_ms = now + (uint64_t)seconds * 1000u;
+	t->cb = cb;
+	wheel_link(&w->wheel[(t->due_ms + 999u) / 1000u % TURN_WHEEL_SLOTS], t);
+}
+
+void turn_wheel_run(struct turn_worker *w)
+{
+	uint64_t now = mono_ms(), sec = now / 1000u, from = w->wheel_sec;
+
+	if (!from)
+		return; /* nothing was ever armed */
+	if (sec - from >= TURN_WHEEL_SLOTS) /* a stall longer than a round: each slot once */
+		from = sec - TURN_WHEEL_SLOTS + 1;
+	for (uint64_t s = from; s <= sec; s++) {
+		struct turn_timer **slot = &w->wheel[s % TURN_WHEEL_SLOTS];
+		struct turn_timer *pending = *slot, *t;
+
+		/* The slot's timers move to a local list first: a callback may cancel any of them
+		 * (unlinking works wherever a timer is) or arm new ones (they go to the wheel, not
+		 * to this list, so the loop ends). */
+		*slot = NULL;
+		if (pending)
+			pending->pprev = &pending;
+		while ((t = pending)) {
+			turn_wheel_cancel(t);
+			if (t->due_ms <= now)
+				t->cb(t); /* may free t */
+			else
+				wheel_link(slot, t);
+		}
+	}
+	/* This second is swept again next time: timers due later within it are still there. */
+	w->wheel_sec = sec;
 }
 
 /* ---- port pool ---- */
@@ -381,14 +466,14 @@ bool turn_bw_admit(struct turn_bucket *b, unsigned kbps, size_t len)
 static void perm_destroy(struct turn_perm *p)
 {
 	HASH_DEL(p->al->perms, p);
-	event_free(p->timer);
+	turn_wheel_cancel(&p->timer);
 	TURN_CTR_SUB(p->al->w->srv, permissions_now, 1);
 	free(p);
 }
 
-static void perm_expired(evutil_socket_t fd, short what, void *arg)
+static void perm_expired(struct turn_timer *t)
 {
-	perm_destroy(arg);
+	perm_destroy((struct turn_perm *)((char *)t - offsetof(struct turn_perm, timer)));
 }
 
 struct turn_perm *turn_perm_find(struct turn_alloc *al, const struct sockaddr_storage *peer)
@@ -404,10 +489,13 @@ struct turn_perm *turn_perm_find(struct turn_alloc *al, const struct sockaddr_st
 int turn_perm_set(struct turn_alloc *al, const struct sockaddr_storage *peer)
 {
 	struct turn_perm *p = turn_perm_find(al, peer);
-	int err = 0;
+	uint32_t lifetime = atomic_load_explicit(&al->w->srv->perm_lifetime, memory_order_relaxed);
+
+	if (!lifetime)
+		lifetime = TURN_PERM_LIFETIME;
 
 	if (p) {
-		turn_timer_arm(p->timer, TURN_PERM_LIFETIME);
+		turn_wheel_arm(al->w, &p->timer, lifetime, perm_expired);
 		return 0;
 	}
 
@@ -416,18 +504,7 @@ int turn_perm_set(struct turn_alloc *al, const struct sockaddr_storage *peer)
 		return -ENOMEM;
 	turn_key_set(&p->key, peer, false);
 	p->al = al;
-	p->timer = evtimer_new(al->w->base, perm_expired, p);
-	if (!p->timer) {
-		err = -ENOMEM;
-		goto out;
-	}
-	turn_timer_arm(p->timer, TURN_PERM_LIFETIME);
-
-out:
-	if (err) {
-		free(p);
-		return err;
-	}
+	turn_wheel_arm(al->w, &p->timer, lifetime, perm_expired);
 	HASH_ADD(hh, al->perms, key, sizeof(p->key), p);
 	TURN_CTR_ADD(al->w->srv, permissions_now, 1);
 	return 0;
@@ -439,7 +516,7 @@ static void chan_destroy(struct turn_chan *c)
 {
 	HASH_DELETE(hh_num, c->al->chans_num, c);
 	HASH_DELETE(hh_peer, c->al->chans_peer, c);
-	event_free(c->timer);
+	turn_wheel_cancel(&c->timer);
 	if (!c->cooling)
 		TURN_CTR_SUB(c->al->w->srv, channels_now, 1);
 	free(c);
@@ -448,17 +525,19 @@ static void chan_destroy(struct turn_chan *c)
 /* A binding that was not refreshed in time stops relaying but keeps its number and peer for
  * TURN_CHAN_COOLDOWN seconds, so that late ChannelData for the old peer can never reach a new one
  * (RFC 8656 §12: neither may be rebound to something else for 5 minutes). Then it is freed. */
-static void chan_expired(evutil_socket_t fd, short what, void *arg)
+static void chan_expired(struct turn_timer *t)
 {
-	struct turn_chan *c = arg;
+	struct turn_chan *c = (struct turn_chan *)((char *)t - offsetof(struct turn_chan, timer));
+	struct turn_server *srv = c->al->w->srv;
+	uint32_t cooldown = atomic_load_explicit(&srv->chan_cooldown, memory_order_relaxed);
 
 	if (c->cooling) {
 		chan_destroy(c);
 		return;
 	}
 	c->cooling = true;
-	TURN_CTR_SUB(c->al->w->srv, channels_now, 1);
-	turn_timer_arm(c->timer, TURN_CHAN_COOLDOWN);
+	TURN_CTR_SUB(srv, channels_now, 1);
+	turn_wheel_arm(c->al->w, &c->timer, cooldown ? cooldown : TURN_CHAN_COOLDOWN, chan_expired);
 }
 
 struct turn_chan *turn_chan_find_num(struct turn_alloc *al, uint16_t num)
@@ -482,14 +561,17 @@ struct turn_chan *turn_chan_find_peer(struct turn_alloc *al, const struct sockad
 int turn_chan_set(struct turn_alloc *al, uint16_t num, const struct sockaddr_storage *peer)
 {
 	struct turn_chan *c = turn_chan_find_num(al, num);
-	int err = 0;
+	uint32_t lifetime = atomic_load_explicit(&al->w->srv->chan_lifetime, memory_order_relaxed);
+
+	if (!lifetime)
+		lifetime = TURN_CHAN_LIFETIME;
 
 	if (c) {
 		if (c->cooling) {
 			c->cooling = false;
 			TURN_CTR_ADD(al->w->srv, channels_now, 1);
 		}
-		turn_timer_arm(c->timer, TURN_CHAN_LIFETIME);
+		turn_wheel_arm(al->w, &c->timer, lifetime, chan_expired);
 		return 0;
 	}
 
@@ -500,18 +582,7 @@ int turn_chan_set(struct turn_alloc *al, uint16_t num, const struct sockaddr_sto
 	c->peer = *peer;
 	turn_key_set(&c->key, peer, true);
 	c->al = al;
-	c->timer = evtimer_new(al->w->base, chan_expired, c);
-	if (!c->timer) {
-		err = -ENOMEM;
-		goto out;
-	}
-	turn_timer_arm(c->timer, TURN_CHAN_LIFETIME);
-
-out:
-	if (err) {
-		free(c);
-		return err;
-	}
+	turn_wheel_arm(al->w, &c->timer, lifetime, chan_expired);
 	HASH_ADD(hh_num, al->chans_num, num, sizeof(c->num), c);
 	HASH_ADD(hh_peer, al->chans_peer, key, sizeof(c->key), c);
 	TURN_CTR_ADD(al->w->srv, channels_now, 1);
@@ -520,9 +591,9 @@ out:
 
 /* ---- allocations ---- */
 
-static void alloc_expired(evutil_socket_t fd, short what, void *arg)
+static void alloc_expired(struct turn_timer *t)
 {
-	struct turn_alloc *al = arg;
+	struct turn_alloc *al = (struct turn_alloc *)((char *)t - offsetof(struct turn_alloc, timer));
 	char ca[ADDR_STRLEN];
 
 	log_debug("turn: allocation of %s expired", addr_str(&al->client, ca));
@@ -563,8 +634,21 @@ static const char *alloc_via(const struct turn_alloc *al, char buf[ADDR_STRLEN +
 
 void turn_alloc_refresh(struct turn_alloc *al, uint32_t seconds)
 {
+	uint32_t cap = atomic_load_explicit(&al->w->srv->alloc_lifetime_cap, memory_order_relaxed);
+
+	if (cap && seconds > cap)
+		seconds = cap;
 	al->expires = mono_now() + seconds;
-	turn_timer_arm(al->timer, seconds);
+	turn_wheel_arm(al->w, &al->timer, seconds, alloc_expired);
+}
+
+void turn_server_set_lifetimes(struct turn_server *srv, unsigned perm, unsigned chan,
+			       unsigned cooldown, unsigned alloc_cap)
+{
+	atomic_store(&srv->perm_lifetime, perm);
+	atomic_store(&srv->chan_lifetime, chan);
+	atomic_store(&srv->chan_cooldown, cooldown);
+	atomic_store(&srv->alloc_lifetime_cap, alloc_cap);
 }
 
 uint32_t turn_alloc_remaining(const struct turn_alloc *al)
@@ -810,11 +894,6 @@ int turn_alloc_create(struct turn_alloc **out, struct turn_worker *w,
 			*addr_err = e == -EAFNOSUPPORT ? 440 : 508;
 	}
 
-	al->timer = evtimer_new(w->base, alloc_expired, al);
-	if (!al->timer) {
-		err = -ENOMEM;
-		goto out;
-	}
 	turn_alloc_refresh(al, rq->lifetime);
 
 out:
@@ -834,9 +913,11 @@ out:
 		turn_conn_attach(al->conn, al);
 	TURN_CTR_ADD(w->srv, allocations_now, 1);
 	TURN_CTR_ADD(w->srv, allocations_total, 1);
-	log_info("turn: allocation created: %s -> %s, user %s, relayed %s, lifetime %u s",
-		 addr_str(&al->client, ca), alloc_via(al, sa), al->user, relays_str(al, ra),
-		 rq->lifetime);
+	/* The arguments cost four snprintf: not made when info lines are off (the setup path). */
+	if (log_enabled(LOGL_INFO))
+		log_info("turn: allocation created: %s -> %s, user %s, relayed %s, lifetime %u s",
+			 addr_str(&al->client, ca), alloc_via(al, sa), al->user,
+			 relays_str(al, ra), rq->lifetime);
 	*out = al;
 	return 0;
 }
@@ -874,16 +955,18 @@ void turn_alloc_destroy(struct turn_alloc *al)
 	HASH_ITER(hh_num, al->chans_num, c, ctmp)
 		chan_destroy(c);
 	HASH_DEL(w->allocs, al);
-	relays_str(al, ra);
+	if (log_enabled(LOGL_INFO))
+		relays_str(al, ra);
 	for (int f = 0; f < TURN_FAMILIES; f++)
 		relay_close(&al->relay[f]);
-	event_free(al->timer);
+	turn_wheel_cancel(&al->timer);
 	quota_give(w->srv, al->user);
 	TURN_CTR_SUB(w->srv, allocations_now, 1);
-	log_info("turn: allocation deleted: %s -> %s, user %s, relayed %s; to peers %llu pkts "
-		 "%llu bytes, to client %llu pkts %llu bytes",
-		 addr_str(&al->client, ca), alloc_via(al, sa), al->user, ra,
-		 (unsigned long long)al->pkts_out, (unsigned long long)al->bytes_out,
-		 (unsigned long long)al->pkts_in, (unsigned long long)al->bytes_in);
+	if (log_enabled(LOGL_INFO))
+		log_info("turn: allocation deleted: %s -> %s, user %s, relayed %s; to peers %llu "
+			 "pkts %llu bytes, to client %llu pkts %llu bytes",
+			 addr_str(&al->client, ca), alloc_via(al, sa), al->user, ra,
+			 (unsigned long long)al->pkts_out, (unsigned long long)al->bytes_out,
+			 (unsigned long long)al->pkts_in, (unsigned long long)al->bytes_in);
 	free(al);
 }

@@ -27,7 +27,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "core/cred.h"
 #include "turn/turn_priv.h"
@@ -51,16 +50,15 @@ static void nonce_mac(const struct turn_server *srv, const struct sockaddr_stora
 		      uint32_t expiry, uint8_t mac[NONCE_MAC_BYTES])
 {
 	uint8_t msg[4 + sizeof(struct turn_key)];
-	uint8_t full[EVP_MAX_MD_SIZE];
-	unsigned int full_len = 0;
+	uint8_t full[32];
 	struct turn_key k;
 
 	for (int i = 0; i < 4; i++)
 		msg[i] = (uint8_t)(expiry >> (24 - 8 * i));
 	turn_key_set(&k, client, true);
 	memcpy(msg + 4, &k, sizeof(k));
-	if (!HMAC(EVP_sha256(), srv->nonce_key, sizeof(srv->nonce_key), msg, sizeof(msg), full,
-		  &full_len))
+	/* The thread's HMAC-SHA256 context stays keyed with nonce_key between calls (stun.c). */
+	if (stun_hmac_sha256(srv->nonce_key, sizeof(srv->nonce_key), msg, sizeof(msg), full))
 		memset(full, 0, sizeof(full)); /* cannot happen with a fixed digest; fail closed-ish */
 	memcpy(mac, full, NONCE_MAC_BYTES);
 }
@@ -119,22 +117,33 @@ int turn_nonce_check(struct turn_server *srv, const struct sockaddr_storage *cli
 
 /* ---- keys ---- */
 
-int turn_auth_key(struct turn_worker *w, uint16_t alg, const uint8_t *user, size_t ulen,
-		  char name[CRED_USERNAME_MAX], uint8_t key[STUN_KEY_MAX])
+/* The slot of (@alg, @name) in @w's key cache: FNV-1a of the name and algorithm, keyed with the
+ * worker's random seed so that nobody can aim collisions at one slot. */
+static struct turn_keyslot *keyslot(struct turn_worker *w, uint16_t alg, const char *name,
+				    size_t len)
 {
-	struct turn_server *srv = w->srv;
-	const struct config *cfg = srv->cfg;
+	uint64_t h = 0xcbf29ce484222325u ^ w->limit_seed ^ alg;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (uint8_t)name[i];
+		h *= 0x100000001b3u;
+	}
+	h ^= h >> 32;
+	return &w->keys[h % TURN_KEYCACHE_SLOTS];
+}
+
+/* Derives the key of @alg for @name (@ulen bytes) afresh: a static user's, else a valid REST
+ * username's. Sets *@rest. Same returns as turn_auth_key. */
+static int key_derive(struct turn_worker *w, uint16_t alg, const char *name, size_t ulen,
+		      time_t now, bool *rest, uint8_t key[STUN_KEY_MAX])
+{
+	const struct config *cfg = w->srv->cfg;
 	const char *realm = cfg->turn.realm;
 	char password[CRED_PASSWORD_MAX];
-	time_t now = time(NULL);
 	int err, keylen;
 
-	if (ulen == 0 || ulen >= CRED_USERNAME_MAX || memchr(user, '\0', ulen))
-		return -ENOENT;
-	memcpy(name, user, ulen);
-	name[ulen] = '\0';
-
 	/* Static users first: an operator's fixed account must not be shadowed by REST parsing. */
+	*rest = false;
 	for (size_t i = 0; i < cfg->turn.n_users; i++) {
 		const struct config_user *u = &cfg->turn.users[i];
 		if (strcmp(u->name, name) == 0)
@@ -142,6 +151,7 @@ int turn_auth_key(struct turn_worker *w, uint16_t alg, const uint8_t *user, size
 						strlen(u->password), key);
 	}
 
+	*rest = true;
 	err = cred_rest_check(name, now);
 	if (err == -ETIME)
 		return -ETIME;
@@ -155,6 +165,71 @@ int turn_auth_key(struct turn_worker *w, uint16_t alg, const uint8_t *user, size
 				  key);
 	OPENSSL_cleanse(password, sizeof(password));
 	return keylen;
+}
+
+/*
+ * The keys are cached per worker (w->keys): deriving one costs an HMAC-SHA1 (a REST password)
+ * and an MD5 or SHA-256, and a client sends the same username with every request (Allocate,
+ * Refresh, CreatePermission, ChannelBind; a browser uses one REST username for all its
+ * allocations). A hit still checks what may change with time: a REST username's expiry and its
+ * participant's revocation. Only successes are cached, so a name that failed is retried in full.
+ */
+int turn_auth_key(struct turn_worker *w, uint16_t alg, const uint8_t *user, size_t ulen,
+		  char name[CRED_USERNAME_MAX], uint8_t key[STUN_KEY_MAX])
+{
+	uint32_t gen = atomic_load_explicit(&w->srv->auth_gen, memory_order_acquire);
+	time_t now = time(NULL);
+	struct turn_keyslot *ks;
+	bool rest;
+	int keylen, err;
+
+	if (ulen == 0 || ulen >= CRED_USERNAME_MAX || memchr(user, '\0', ulen))
+		return -ENOENT;
+	memcpy(name, user, ulen);
+	name[ulen] = '\0';
+
+	ks = keyslot(w, alg, name, ulen);
+	if (ks->used && ks->gen == gen && ks->alg == alg && strcmp(ks->name, name) == 0) {
+		if (ks->rest) {
+			err = cred_rest_check(name, now);
+			if (err)
+				return err == -ETIME ? -ETIME : -ENOENT;
+			if (turn_revoked(w, name, now))
+				return -EKEYREVOKED;
+		}
+		memcpy(key, ks->key, ks->keylen);
+		return ks->keylen;
+	}
+
+	keylen = key_derive(w, alg, name, ulen, now, &rest, key);
+	if (keylen > 0 && (size_t)keylen <= sizeof(ks->key)) {
+		ks->used = true;
+		ks->gen = gen;
+		ks->rest = rest;
+		ks->alg = alg;
+		ks->keylen = (uint8_t)keylen;
+		memcpy(ks->key, key, (size_t)keylen);
+		memcpy(ks->name, name, ulen + 1);
+	}
+	return keylen;
+}
+
+int turn_auth_reset(struct turn_server *srv)
+{
+	uint8_t *old = srv->userhash;
+	int err;
+
+	/* Release: a worker that sees the new generation (acquire in turn_auth_key) also sees
+	 * the configuration written before this call. */
+	atomic_fetch_add_explicit(&srv->auth_gen, 1, memory_order_acq_rel);
+	srv->userhash = NULL;
+	err = turn_auth_init(srv); /* the static users' USERHASH table, from the new config */
+	if (err) {
+		srv->userhash = old;
+		return err;
+	}
+	free(old);
+	return 0;
 }
 
 int turn_auth_userhash(struct turn_server *srv, const uint8_t *hash, size_t len,

@@ -902,6 +902,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct turn_worker *w = arg;
 
+	turn_wheel_run(w); /* allocations, permissions, channels (alloc.c) */
 	if (w->idx == 0)
 		turn_resv_sweep(w->srv, false);
 	if (++w->ticks % 60 == 0)

@@ -11,11 +11,14 @@
  * are the only code that converts, so no ntohs() is scattered around. Lengths are in bytes.
  *
  * Crypto: HMAC-SHA1, HMAC-SHA256, MD5 and SHA-256 come from OpenSSL 3 through its non-deprecated
- * EVP interfaces. CRC-32
- * (FINGERPRINT) is our own table-driven loop: it runs over every fingerprinted message, and it is a
- * protocol detail rather than cryptography.
+ * EVP interfaces, the algorithms fetched once per process and the contexts kept per thread (see
+ * "OpenSSL objects, made once" below). CRC-32 (FINGERPRINT) is our own table-driven loop
+ * (slicing-by-8): it runs over every fingerprinted message, and it is a protocol detail rather
+ * than cryptography.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 
@@ -117,47 +120,239 @@ static const uint32_t crc_table[256] = {
 	0xb40bbe37u, 0xc30c8ea1u, 0x5a05df1bu, 0x2d02ef8du,
 };
 
+/*
+ * Slicing-by-8: crc_slice[k][n] is the CRC register after byte n followed by k zero bytes, so
+ * eight bytes are folded in with eight independent table reads instead of a chain of eight
+ * dependent ones (several times faster on the 100-byte answers every request gets). Built from
+ * crc_table once per process.
+ */
+static uint32_t crc_slice[8][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_slice_init(void)
+{
+	for (int n = 0; n < 256; n++) {
+		uint32_t c = crc_table[n];
+
+		crc_slice[0][n] = c;
+		for (int k = 1; k < 8; k++) {
+			c = crc_table[c & 0xFF] ^ (c >> 8);
+			crc_slice[k][n] = c;
+		}
+	}
+}
+
 static uint32_t crc32_ieee(const uint8_t *p, size_t n)
 {
 	uint32_t c = 0xFFFFFFFFu;
 
+	pthread_once(&crc_once, crc_slice_init);
+	for (; n >= 8; n -= 8, p += 8) {
+		/* The first four bytes xor into the register (the reflected CRC is little-endian);
+		 * the last four only go through the tables. */
+		uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+				   (uint32_t)p[3] << 24);
+
+		c = crc_slice[7][lo & 0xFF] ^ crc_slice[6][(lo >> 8) & 0xFF] ^
+		    crc_slice[5][(lo >> 16) & 0xFF] ^ crc_slice[4][lo >> 24] ^
+		    crc_slice[3][p[4]] ^ crc_slice[2][p[5]] ^ crc_slice[1][p[6]] ^
+		    crc_slice[0][p[7]];
+	}
 	while (n--)
 		c = crc_table[(c ^ *p++) & 0xFF] ^ (c >> 8);
 	return c ^ 0xFFFFFFFFu;
 }
 
+/* ---- OpenSSL objects, made once (HMAC, MD5, SHA-256) ------------------------------------------ */
+
+/*
+ * OpenSSL 3 looks an algorithm up (EVP_MAC_fetch, EVP_MD_fetch: a locked, string-keyed search of
+ * the providers) every time one is named, and a one-shot HMAC() or EVP_MAC_CTX_new() per message
+ * pays that lookup, its locks and several allocations: the profile of the allocation setup path
+ * showed it as the largest single cost. So the algorithms are fetched once per process (fetched
+ * objects are immutable and safe to share between threads) and each thread keeps its own
+ * contexts (a context is not), reused from message to message: hashing allocates nothing once a
+ * thread has warmed up.
+ *
+ * An HMAC context also remembers the key it was last keyed with: the next message under the
+ * same key (every request of a static user, every nonce) only resets it to the precomputed
+ * inner/outer pad state instead of hashing the key again.
+ *
+ * Per-thread state is freed when its thread exits (a pthread key destructor) and is listed in
+ * a global list until then, so it is never "lost" memory for a leak checker.
+ */
+
+enum { HM_MI_SHA1, HM_MI_SHA256, HM_SHA256, HM_N }; /* the per-thread HMAC slots */
+
+static const char *const hm_digest[HM_N] = { "SHA1", "SHA256", "SHA256" };
+
+struct hmac_slot {
+	EVP_MAC_CTX *ctx;                /* digest set; keyed with key[0..keylen) if keyed */
+	bool keyed;
+	size_t keylen;
+	uint8_t key[64];                 /* a key longer than this is never remembered */
+};
+
+struct crypto_tls {
+	struct crypto_tls *prev, *next;  /* crypto_all */
+	struct hmac_slot hm[HM_N];
+	EVP_MD_CTX *md;                  /* for MD5 and SHA-256 (keys, USERHASH) */
+};
+
+static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
+static pthread_key_t crypto_key;
+static pthread_mutex_t crypto_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct crypto_tls *crypto_all;  /* every thread's state, for leak checkers */
+static EVP_MAC *g_hmac;                /* NULL if the providers have no HMAC: fail closed */
+static EVP_MD *g_md5, *g_sha256;       /* NULL if missing (MD5 under a FIPS-only provider) */
+static _Thread_local struct crypto_tls *crypto_mine;
+
+static void crypto_tls_free(void *arg)
+{
+	struct crypto_tls *t = arg;
+
+	if (!t)
+		return;
+	pthread_mutex_lock(&crypto_lock);
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		crypto_all = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	pthread_mutex_unlock(&crypto_lock);
+	for (int i = 0; i < HM_N; i++)
+		EVP_MAC_CTX_free(t->hm[i].ctx);
+	EVP_MD_CTX_free(t->md);
+	OPENSSL_cleanse(t, sizeof(*t));
+	free(t);
+	if (crypto_mine == t)
+		crypto_mine = NULL;
+}
+
+static void crypto_init_once(void)
+{
+	(void)pthread_key_create(&crypto_key, crypto_tls_free);
+	g_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	g_md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+	g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* This thread's contexts, made on first use. NULL if out of memory. */
+static struct crypto_tls *crypto_get(void)
+{
+	struct crypto_tls *t = crypto_mine;
+
+	if (t)
+		return t;
+	pthread_once(&crypto_once, crypto_init_once);
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	pthread_mutex_lock(&crypto_lock);
+	t->next = crypto_all;
+	if (crypto_all)
+		crypto_all->prev = t;
+	crypto_all = t;
+	pthread_mutex_unlock(&crypto_lock);
+	(void)pthread_setspecific(crypto_key, t);
+	crypto_mine = t;
+	return t;
+}
+
+/* Slot @i of this thread, its context created (digest set) on first use. NULL if OpenSSL or
+ * memory fails. */
+static struct hmac_slot *hmac_slot(int i)
+{
+	struct crypto_tls *t = crypto_get();
+	struct hmac_slot *s;
+
+	if (!t)
+		return NULL;
+	s = &t->hm[i];
+	if (!s->ctx && g_hmac) {
+		OSSL_PARAM params[] = {
+			OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+							 (char *)hm_digest[i], 0),
+			OSSL_PARAM_construct_end(),
+		};
+
+		s->ctx = EVP_MAC_CTX_new(g_hmac);
+		if (s->ctx && !EVP_MAC_CTX_set_params(s->ctx, params)) {
+			EVP_MAC_CTX_free(s->ctx);
+			s->ctx = NULL;
+		}
+	}
+	return s->ctx ? s : NULL;
+}
+
+/*
+ * Starts an HMAC in slot @s with @key (@keylen bytes): a reset to the remembered key's pads if
+ * it is the same key, else a fresh keying. Returns true on success; on failure the slot forgets
+ * its key.
+ */
+static bool hmac_start(struct hmac_slot *s, const uint8_t *key, size_t keylen)
+{
+	/* EVP_MAC_init() takes a NULL key as "keep the previous key", so an empty key needs a
+	 * pointer. */
+	static const uint8_t empty_key[1];
+
+	if (s->keyed && s->keylen == keylen && !CRYPTO_memcmp(s->key, key, keylen))
+		return EVP_MAC_init(s->ctx, NULL, 0, NULL) == 1;
+	s->keyed = false;
+	if (EVP_MAC_init(s->ctx, keylen ? key : empty_key, keylen, NULL) != 1)
+		return false;
+	if (keylen <= sizeof(s->key)) {
+		if (keylen)
+			memcpy(s->key, key, keylen);
+		s->keylen = keylen;
+		s->keyed = true;
+	}
+	return true;
+}
+
+/*
+ * HMAC in slot @slot (its digest) over @n1 bytes of @p1 then @n2 bytes of @p2, into @out
+ * (@outlen bytes: the digest size). Returns 0, or -ENOMEM if OpenSSL fails (out of memory, or
+ * the digest is not in the providers).
+ */
+static int hmac2(int slot, const uint8_t *key, size_t keylen, const uint8_t *p1, size_t n1,
+		 const uint8_t *p2, size_t n2, uint8_t *out, size_t outlen)
+{
+	struct hmac_slot *s = hmac_slot(slot);
+	size_t got = 0;
+	bool ok;
+
+	ok = s && hmac_start(s, key, keylen) && (n1 == 0 || EVP_MAC_update(s->ctx, p1, n1)) &&
+	     (n2 == 0 || EVP_MAC_update(s->ctx, p2, n2)) &&
+	     EVP_MAC_final(s->ctx, out, &got, outlen) && got == outlen;
+	if (!ok && s)
+		s->keyed = false;
+	return ok ? 0 : -ENOMEM;
+}
+
 /* ---- HMAC (MESSAGE-INTEGRITY, MESSAGE-INTEGRITY-SHA256) --------------------------------------- */
 
 /*
- * HMAC with @digest ("SHA1" or "SHA256") over @hdr (a 20-byte STUN header, already carrying the
- * adjusted length) followed by @body_len bytes of @body, into @out (@outlen bytes: the digest size).
- * Taking the header separately is what lets the checker hash a received message without copying
- * it or writing to it. This is EVP_MAC, not the one-shot HMAC(): the one-shot needs one contiguous
- * buffer, and HMAC_CTX is deprecated in OpenSSL 3.
+ * HMAC (slot @slot: SHA-1 or SHA-256) over @hdr (a 20-byte STUN header, already carrying the
+ * adjusted length) followed by @body_len bytes of @body, into @out (@outlen bytes: the digest
+ * size). Taking the header separately is what lets the checker hash a received message without
+ * copying it or writing to it.
  * Returns 0, or -ENOMEM if OpenSSL fails (out of memory, or the digest is not in the providers).
  */
-static int hmac_stun(const char *digest, const uint8_t *key, size_t keylen,
+static int hmac_stun(int slot, const uint8_t *key, size_t keylen,
 		     const uint8_t hdr[STUN_HEADER_LEN], const uint8_t *body, size_t body_len,
 		     uint8_t *out, size_t outlen)
 {
-	/* EVP_MAC_init() takes a NULL key as "keep the previous key", so an empty key needs a pointer. */
-	static const uint8_t empty_key[1];
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0),
-		OSSL_PARAM_construct_end(),
-	};
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
-	size_t got = 0;
-	int ok;
+	return hmac2(slot, key, keylen, hdr, STUN_HEADER_LEN, body, body_len, out, outlen);
+}
 
-	ok = ctx && EVP_MAC_init(ctx, keylen ? key : empty_key, keylen, params) &&
-	     EVP_MAC_update(ctx, hdr, STUN_HEADER_LEN) &&
-	     (body_len == 0 || EVP_MAC_update(ctx, body, body_len)) &&
-	     EVP_MAC_final(ctx, out, &got, outlen) && got == outlen;
-	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(mac);
-	return ok ? 0 : -ENOMEM;
+int stun_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t len,
+		     uint8_t out[32])
+{
+	if ((!key && keylen) || (!msg && len) || !out)
+		return -EINVAL;
+	return hmac2(HM_SHA256, key, keylen, msg, len, NULL, 0, out, 32);
 }
 
 /* ---- Parsing ----------------------------------------------------------------------------------- */
@@ -486,7 +681,7 @@ int stun_attr_address_error(const struct stun_attr *a, uint8_t *family, int *cod
  * value is compared with as many leading bytes of the HMAC. The compare is constant-time so the
  * answer does not leak how many bytes matched.
  */
-static int check_integrity(const struct stun_msg *m, int idx, const char *digest, size_t maclen,
+static int check_integrity(const struct stun_msg *m, int idx, int slot, size_t maclen,
 			   const uint8_t *key, size_t keylen)
 {
 	uint8_t hdr[STUN_HEADER_LEN], mac[STUN_MI256_LEN];
@@ -505,7 +700,7 @@ static int check_integrity(const struct stun_msg *m, int idx, const char *digest
 
 	memcpy(hdr, m->buf, STUN_HEADER_LEN);
 	put_be16(hdr + 2, (uint16_t)(a->off + STUN_ATTR_HDR + a->len - STUN_HEADER_LEN));
-	err = hmac_stun(digest, key, keylen, hdr, m->buf + STUN_HEADER_LEN,
+	err = hmac_stun(slot, key, keylen, hdr, m->buf + STUN_HEADER_LEN,
 			a->off - STUN_HEADER_LEN, mac, maclen);
 	if (err)
 		return err;
@@ -521,7 +716,7 @@ int stun_msg_check_integrity(const struct stun_msg *m, const uint8_t *key, size_
 {
 	if (m && m->mi >= 0 && (size_t)m->mi < m->n_attrs && m->attrs[m->mi].len != STUN_MI_LEN)
 		return -EINVAL;
-	return check_integrity(m, m ? m->mi : -1, "SHA1", STUN_MI_LEN, key, keylen);
+	return check_integrity(m, m ? m->mi : -1, HM_MI_SHA1, STUN_MI_LEN, key, keylen);
 }
 
 /*
@@ -532,25 +727,37 @@ int stun_msg_check_integrity(const struct stun_msg *m, const uint8_t *key, size_
  */
 int stun_msg_check_integrity_sha256(const struct stun_msg *m, const uint8_t *key, size_t keylen)
 {
-	return check_integrity(m, m ? m->mi256 : -1, "SHA256", STUN_MI256_LEN, key, keylen);
+	return check_integrity(m, m ? m->mi256 : -1, HM_MI_SHA256, STUN_MI256_LEN, key, keylen);
 }
 
 /*
  * Hashes the @n (pointer, length) pairs of @parts, joined by single colons, with @md into @out.
  * Returns the digest length, or 0 if OpenSSL fails (then @out is random bytes: fail closed).
  */
+/* The process-wide fetched digest *@md (g_md5 or g_sha256), fetching them all first if this is the
+ * first use; NULL if the providers lack it. */
+static const EVP_MD *md_get(EVP_MD *const *md)
+{
+	pthread_once(&crypto_once, crypto_init_once);
+	return *md;
+}
+
 static unsigned digest_joined(const EVP_MD *md, const char *const *parts, const size_t *lens,
 			      size_t n, uint8_t *out, size_t outcap)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	struct crypto_tls *t = crypto_get();
+	EVP_MD_CTX *ctx = NULL;
 	unsigned int got = 0;
-	int ok = ctx && EVP_DigestInit_ex(ctx, md, NULL);
+	int ok;
 
+	if (t && !t->md)
+		t->md = EVP_MD_CTX_new();
+	ctx = t ? t->md : NULL;
+	ok = md && ctx && EVP_DigestInit_ex(ctx, md, NULL);
 	for (size_t i = 0; ok && i < n; i++)
 		ok = (i == 0 || EVP_DigestUpdate(ctx, ":", 1)) &&
 		     EVP_DigestUpdate(ctx, parts[i] ? parts[i] : "", parts[i] ? lens[i] : 0);
 	ok = ok && (size_t)EVP_MD_get_size(md) <= outcap && EVP_DigestFinal_ex(ctx, out, &got);
-	EVP_MD_CTX_free(ctx);
 	if (!ok) {
 		memset(out, 0, outcap);
 		(void)RAND_bytes(out, (int)outcap);
@@ -572,7 +779,7 @@ void stun_ltc_key(const char *username, size_t ulen, const char *realm, size_t r
 	const size_t lens[3] = { ulen, rlen, plen };
 
 	/* Streamed rather than EVP_Digest() on a joined copy: the lengths are the caller's. */
-	digest_joined(EVP_md5(), parts, lens, 3, key, 16);
+	digest_joined(md_get(&g_md5), parts, lens, 3, key, 16);
 }
 
 /*
@@ -592,7 +799,7 @@ int stun_ltc_key_alg(uint16_t alg, const char *username, size_t ulen, const char
 		stun_ltc_key(username, ulen, realm, rlen, password, plen, key);
 		return 16;
 	case STUN_PWALG_SHA256:
-		digest_joined(EVP_sha256(), parts, lens, 3, key, 32);
+		digest_joined(md_get(&g_sha256), parts, lens, 3, key, 32);
 		return 32;
 	default:
 		return -EINVAL;
@@ -607,7 +814,7 @@ void stun_userhash(const char *username, size_t ulen, const char *realm, size_t 
 	const char *parts[2] = { username, realm };
 	const size_t lens[2] = { ulen, rlen };
 
-	digest_joined(EVP_sha256(), parts, lens, 2, out, STUN_USERHASH_LEN);
+	digest_joined(md_get(&g_sha256), parts, lens, 2, out, STUN_USERHASH_LEN);
 }
 
 /*
@@ -858,7 +1065,7 @@ void stun_build_unknown(struct stun_builder *b, const uint16_t *types, size_t n)
 
 /* Appends an integrity attribute of @type with the @maclen-byte HMAC (@digest) with @key over the
  * message so far, the header length field first set to count the attribute being added. */
-static void build_integrity(struct stun_builder *b, uint16_t type, const char *digest,
+static void build_integrity(struct stun_builder *b, uint16_t type, int slot,
 			    size_t maclen, const uint8_t *key, size_t keylen)
 {
 	size_t body;
@@ -876,7 +1083,7 @@ static void build_integrity(struct stun_builder *b, uint16_t type, const char *d
 	if (!p)
 		return;
 	put_be16(b->buf + 2, (uint16_t)(b->len - STUN_HEADER_LEN));
-	err = hmac_stun(digest, key, keylen, b->buf, b->buf + STUN_HEADER_LEN, body, p, maclen);
+	err = hmac_stun(slot, key, keylen, b->buf, b->buf + STUN_HEADER_LEN, body, p, maclen);
 	if (err)
 		b->err = err;
 }
@@ -889,7 +1096,7 @@ static void build_integrity(struct stun_builder *b, uint16_t type, const char *d
  */
 void stun_build_integrity(struct stun_builder *b, const uint8_t *key, size_t keylen)
 {
-	build_integrity(b, STUN_ATTR_MESSAGE_INTEGRITY, "SHA1", STUN_MI_LEN, key, keylen);
+	build_integrity(b, STUN_ATTR_MESSAGE_INTEGRITY, HM_MI_SHA1, STUN_MI_LEN, key, keylen);
 }
 
 /*
@@ -900,7 +1107,7 @@ void stun_build_integrity(struct stun_builder *b, const uint8_t *key, size_t key
  */
 void stun_build_integrity_sha256(struct stun_builder *b, const uint8_t *key, size_t keylen)
 {
-	build_integrity(b, STUN_ATTR_MESSAGE_INTEGRITY_SHA256, "SHA256", STUN_MI256_LEN, key,
+	build_integrity(b, STUN_ATTR_MESSAGE_INTEGRITY_SHA256, HM_MI_SHA256, STUN_MI256_LEN, key,
 			keylen);
 }
 

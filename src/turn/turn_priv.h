@@ -35,6 +35,23 @@
 
 #include <uthash.h>
 
+/* uthash gives every new table 32 buckets (512 bytes). An allocation has three tables
+ * (permissions, channels by number and by peer) that usually hold one to three entries: 4
+ * buckets each (64 bytes) save about 1.3 KiB per allocation. A table still doubles when its
+ * chains grow past HASH_BKT_CAPACITY_THRESH, so the big ones (a worker's allocations) are
+ * unaffected but for a few early expansions. The macros are read where a table is made, so this
+ * redefinition holds for every file that includes this header. */
+#undef HASH_INITIAL_NUM_BUCKETS
+#undef HASH_INITIAL_NUM_BUCKETS_LOG2
+#define HASH_INITIAL_NUM_BUCKETS 4U
+#define HASH_INITIAL_NUM_BUCKETS_LOG2 2U
+/* uthash doubles a table only once a bucket holds 10 entries, so a worker's table of 1,000
+ * allocations ran at 3-5 per bucket: every find walked a chain of cache misses (turn_alloc_find
+ * was the largest user-space symbol of the setup profile, and it is on the relay path too). At 4
+ * the load stays under about one entry per bucket, for 16-32 bytes of buckets per entry. */
+#undef HASH_BKT_CAPACITY_THRESH
+#define HASH_BKT_CAPACITY_THRESH 4U
+
 #include "core/config.h"
 #include "turn/stun.h"
 #include "turn/turn.h"
@@ -81,6 +98,42 @@ enum {
 
 /* Cells of the per-worker table that limits answers to unauthenticated requests (auth.c): 32 KiB. */
 #define TURN_LIMIT_CELLS 4096
+
+/* Slots of the per-worker cache of long-term keys (auth.c): 256 x 172 bytes = 43 KiB. */
+#define TURN_KEYCACHE_SLOTS 256
+
+/*
+ * One cached long-term key (auth.c): the key of password algorithm @alg for username @name,
+ * valid while @gen equals the server's auth_gen (turn_auth_reset bumps it). Whether the name is
+ * a static user or a TURN REST username is remembered: a REST one is still checked for expiry
+ * and revocation on every use, only its HMAC password and the hash are not recomputed.
+ */
+struct turn_keyslot {
+	uint32_t gen;                    /* srv->auth_gen when filled */
+	bool used;
+	bool rest;                       /* a TURN REST username (else a static user) */
+	uint8_t keylen;                  /* 16 (MD5) or 32 (SHA-256) bytes */
+	uint16_t alg;                    /* enum stun_pwalg */
+	uint8_t key[STUN_KEY_MAX];
+	char name[CRED_USERNAME_MAX];
+};
+
+/* Slots of a worker's timer wheel: one per second; a timer further ahead waits for its round. */
+#define TURN_WHEEL_SLOTS 1024
+
+/*
+ * A timer of its worker's wheel (alloc.c), embedded in what it times (an allocation, permission
+ * or channel): no allocation, O(1) to arm, rearm and cancel, and one shared 1-second tick per
+ * worker instead of a libevent heap entry per timer (10,000 allocations with a permission and a
+ * channel each would otherwise be 30,000 heap timers). It fires at the first tick at or after
+ * its due time: never early, at most one second late.
+ */
+struct turn_timer {
+	struct turn_timer *next;         /* in its wheel slot */
+	struct turn_timer **pprev;       /* what points to it; NULL: not armed */
+	uint64_t due_ms;                 /* CLOCK_MONOTONIC milliseconds */
+	void (*cb)(struct turn_timer *t);
+};
 
 /* RESERVATION-TOKEN value length (RFC 8656 §18.9). */
 #define TURN_TOKEN_LEN 8
@@ -329,6 +382,10 @@ struct turn_worker {
 	struct turn_relay **by_port[TURN_FAMILIES];
 	struct event *tick;              /* housekeeping every TURN_TICK s */
 	unsigned ticks;
+	/* The timers of allocations, permissions and channels (alloc.c), in the slot of the
+	 * second they are due (rounded up); wheel_sec: the earliest second not yet swept. */
+	struct turn_timer *wheel[TURN_WHEEL_SLOTS];
+	uint64_t wheel_sec;
 	/* Revocations: turn_server_revoke (any thread) appends under the lock and activates
 	 * revoke_ev; the worker takes the list and applies it (server.c). */
 	pthread_mutex_t revoke_lock;
@@ -337,6 +394,7 @@ struct turn_worker {
 	struct turn_revoked *revoked;    /* uthash on the participant id; this worker's only */
 	size_t n_revoked;
 	uint32_t tid_rng;                /* LCG for Data indication transaction ids */
+	struct turn_keyslot keys[TURN_KEYCACHE_SLOTS]; /* long-term keys (auth.c), direct-mapped */
 	uint64_t limit_seed;             /* random key of the limiter's cell hash */
 	uint64_t limit[TURN_LIMIT_CELLS]; /* GCRA theoretical arrival times, CLOCK_MONOTONIC us */
 	struct turn_io io;               /* receive slots and the send queue */
@@ -360,6 +418,14 @@ struct turn_server {
 	atomic_uint nonce_lifetime;      /* seconds; TURN_NONCE_LIFETIME unless a test changes it */
 	atomic_uint resv_lifetime;       /* seconds; TURN_RESERVATION_LIFETIME unless a test... */
 	atomic_uint stream_idle;         /* seconds; TURN_STREAM_IDLE unless a test changes it */
+	/* Generation of the workers' cached long-term keys: a key cached under another value is
+	 * stale. Bumped by turn_auth_reset when users, realm or secret change. */
+	atomic_uint auth_gen;
+	/* For tests (turn_server_set_lifetimes), seconds; 0: the protocol's value. */
+	atomic_uint perm_lifetime;       /* TURN_PERM_LIFETIME */
+	atomic_uint chan_lifetime;       /* TURN_CHAN_LIFETIME */
+	atomic_uint chan_cooldown;       /* TURN_CHAN_COOLDOWN */
+	atomic_uint alloc_lifetime_cap;  /* 0: none; else allocations live at most this long */
 	struct turn_ctr ctr;
 	/* Allocations plus reservations, against cfg->turn.max_allocations. */
 	atomic_uint_fast64_t slots;
@@ -401,7 +467,7 @@ struct turn_bucket {
 struct turn_perm {
 	struct turn_key key;             /* peer IP, port 0 */
 	struct turn_alloc *al;
-	struct event *timer;
+	struct turn_timer timer;         /* TURN_PERM_LIFETIME after the last refresh */
 	UT_hash_handle hh;
 };
 
@@ -412,7 +478,7 @@ struct turn_chan {
 	struct sockaddr_storage peer;
 	bool cooling;                    /* expired: relays nothing, still blocks rebinding (§12) */
 	struct turn_alloc *al;
-	struct event *timer;
+	struct turn_timer timer;         /* lifetime, then cooldown */
 	UT_hash_handle hh_num;
 	UT_hash_handle hh_peer;
 };
@@ -430,6 +496,9 @@ struct turn_relay {
 /* An allocation (RFC 8656 §2.2, §7), keyed by the 5-tuple. Owns its relay sockets and timer. */
 struct turn_alloc {
 	struct turn_5tuple key;
+	/* Next to the key: a find touches the handle (chain, hash value) and then the key, so the
+	 * two share the first cache lines instead of sitting 1.3 KiB apart. */
+	UT_hash_handle hh;
 	struct sockaddr_storage client;
 	/* Answers and relayed data go out through one of them (turn_alloc_send): */
 	struct turn_listener *lis;       /* UDP: the listening socket, to @client; else NULL */
@@ -437,7 +506,7 @@ struct turn_alloc {
 	struct turn_relay relay[TURN_FAMILIES];
 	struct turn_worker *w;
 	char user[CRED_USERNAME_MAX];    /* the allocation's username (RFC 8656 §5: 441 otherwise) */
-	struct event *timer;             /* lifetime */
+	struct turn_timer timer;         /* lifetime */
 	time_t expires;                  /* CLOCK_MONOTONIC seconds */
 	struct turn_perm *perms;         /* uthash on peer IP */
 	struct turn_chan *chans_num;     /* uthash on channel number */
@@ -448,7 +517,6 @@ struct turn_alloc {
 	uint64_t pkts_out, bytes_out;    /* to peers, for the delete log line */
 	uint64_t pkts_in, bytes_in;      /* from peers */
 	struct turn_bucket bw_out, bw_in; /* bandwidth cap, to peers and to the client */
-	UT_hash_handle hh;
 };
 
 /* What an Allocate asks for once validated (RFC 8656 §7.2). */
@@ -525,6 +593,18 @@ struct turn_alloc *turn_alloc_find(const struct turn_client *cl);
 /* Arms (or rearms) a one-shot timer @seconds from now. */
 void turn_timer_arm(struct event *ev, uint32_t seconds);
 
+/* Arms (or rearms) wheel timer @t of worker @w, with callback @cb, to fire @seconds from now (at
+ * the first tick at or after that: at most one second late, never early). */
+void turn_wheel_arm(struct turn_worker *w, struct turn_timer *t, uint32_t seconds,
+		    void (*cb)(struct turn_timer *t));
+
+/* Disarms @t if it is armed. */
+void turn_wheel_cancel(struct turn_timer *t);
+
+/* Fires every timer of @w that is due (worker @w's tick, every TURN_TICK seconds). A callback
+ * may arm, cancel or free any timer, its own included. */
+void turn_wheel_run(struct turn_worker *w);
+
 /* Sets the allocation's remaining lifetime to @seconds (> 0) and rearms its timer. */
 void turn_alloc_refresh(struct turn_alloc *al, uint32_t seconds);
 
@@ -587,6 +667,18 @@ int turn_auth_userhash(struct turn_server *srv, const uint8_t *hash, size_t len,
  * time is over. */
 bool turn_revoked(struct turn_worker *w, const char *name, time_t now);
 
+
+/*
+ * Makes the credential caches follow a change of cfg->turn.users, realm or secret at runtime (a
+ * config reload): every worker's cached long-term keys (turn_auth_key) become stale at once,
+ * whatever thread calls this (one atomic increment; each worker drops its entries on their next
+ * use), and the static users' USERHASH table is rebuilt from srv->cfg. Call it after the new
+ * values are in place, under the same condition as the change itself: no worker may be reading
+ * cfg->turn (users, realm, secret) or srv->userhash while they change. Nonces are not affected
+ * (their key is per process, not from the config). Returns 0, or -ENOMEM (the old USERHASH
+ * table is then kept and the key caches are still invalidated).
+ */
+int turn_auth_reset(struct turn_server *srv);
 
 /*
  * True if an answer to an unauthenticated request (Binding, 401, 438, 400...) may be sent to
@@ -751,6 +843,13 @@ void turn_server_set_nonce_lifetime(struct turn_server *srv, unsigned seconds);
 
 /* For tests: sets how long reservations made from now on wait for their token (seconds). */
 void turn_server_set_reservation_lifetime(struct turn_server *srv, unsigned seconds);
+
+/* For tests: shortens the timers of permissions, channels (lifetime, then cooldown) and
+ * allocations armed from now on (seconds; 0 restores the protocol's value, RFC 8656 §9, §12;
+ * @alloc_cap 0: no cap, else an allocation expires after at most that many seconds whatever its
+ * LIFETIME says). */
+void turn_server_set_lifetimes(struct turn_server *srv, unsigned perm, unsigned chan,
+			       unsigned cooldown, unsigned alloc_cap);
 
 /* For tests: sets how long a TCP/TLS connection may hold no allocation, from the next time its
  * idle timer starts (seconds). */

@@ -1248,6 +1248,91 @@ START_TEST(channeldata_rejects)
 }
 END_TEST
 
+START_TEST(fingerprint_lengths)
+{
+	/* FINGERPRINT (stun.c's sliced table CRC-32) equals the bit-by-bit CRC-32 for messages of
+	 * every length from 28 to 288 bytes (both the 8-byte loop and its 4-byte tail), and the
+	 * parser accepts them. */
+	static const uint8_t tid[STUN_TID_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+	uint8_t buf[512], val[256];
+	struct stun_builder b;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(val); i++)
+		val[i] = (uint8_t)(i * 37u + 11u);
+	for (size_t n = 0; n <= sizeof(val); n += 4) {
+		uint32_t want;
+
+		stun_build_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid);
+		if (n)
+			stun_build_attr(&b, STUN_ATTR_SOFTWARE, val, n);
+		stun_build_fingerprint(&b);
+		ck_assert_int_eq(stun_build_finish(&b, &len), 0);
+		want = crc32_slow(buf, len - 8) ^ STUN_FP_XOR;
+		ck_assert_uint_eq((uint32_t)buf[len - 4] << 24 | (uint32_t)buf[len - 3] << 16 |
+					  (uint32_t)buf[len - 2] << 8 | buf[len - 1],
+				  want);
+		ck_assert_int_eq(stun_msg_parse(&msg, buf, len), 0);
+	}
+}
+END_TEST
+
+START_TEST(integrity_key_changes)
+{
+	/* The per-thread HMAC contexts remember their last key: alternating keys (of different
+	 * lengths, empty, longer than the remembered 64 bytes), and keys that differ only in their
+	 * last byte, each give the HMAC of that key (checked against OpenSSL's one-shot HMAC), in
+	 * MESSAGE-INTEGRITY, MESSAGE-INTEGRITY-SHA256 and stun_hmac_sha256. A context that kept a
+	 * stale key fails here. */
+	static const uint8_t tid[STUN_TID_LEN] = { 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1 };
+	uint8_t keys[5][80], buf[256], mac[32], want[EVP_MAX_MD_SIZE];
+	const size_t klen[5] = { 16, 16, 0, 32, 80 };
+	unsigned int wlen;
+	struct stun_builder b;
+	size_t len;
+
+	memset(keys, 0x5a, sizeof(keys));
+	keys[1][15] ^= 1; /* the same as keys[0] but for its last byte */
+	keys[3][0] = 0x33;
+	keys[4][79] = 0x44;
+	for (int round = 0; round < 3; round++) {
+		for (int k = 0; k < 5; k++) {
+			stun_build_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING,
+					STUN_CLASS_SUCCESS, tid);
+			stun_build_attr(&b, STUN_ATTR_SOFTWARE, "tincan", 6);
+			stun_build_integrity(&b, keys[k], klen[k]);
+			stun_build_integrity_sha256(&b, keys[k], klen[k]);
+			ck_assert_int_eq(stun_build_finish(&b, &len), 0);
+			ck_assert_int_eq(stun_msg_parse(&msg, buf, len), 0);
+			ck_assert_int_eq(stun_msg_check_integrity(&msg, keys[k], klen[k]), 0);
+			ck_assert_int_eq(stun_msg_check_integrity_sha256(&msg, keys[k], klen[k]), 0);
+			/* and not with the neighbouring key */
+			ck_assert_int_eq(stun_msg_check_integrity(&msg, keys[(k + 1) % 5],
+								  klen[(k + 1) % 5]), -EACCES);
+			ck_assert_int_eq(stun_msg_check_integrity_sha256(&msg, keys[(k + 4) % 5],
+									 klen[(k + 4) % 5]), -EACCES);
+			/* MESSAGE-INTEGRITY is the one-shot HMAC-SHA1 of the message before it
+			 * with the length counting it (RFC 8489 §14.5). */
+			{
+				uint8_t tmp[256];
+				size_t off = msg.attrs[msg.mi].off, l = off + 4 + 20 - 20;
+
+				memcpy(tmp, buf, off);
+				tmp[2] = (uint8_t)(l >> 8);
+				tmp[3] = (uint8_t)l;
+				ck_assert_ptr_nonnull(HMAC(EVP_sha1(), keys[k], (int)klen[k], tmp, off,
+							   want, &wlen));
+				ck_assert_mem_eq(msg.attrs[msg.mi].val, want, 20);
+			}
+			ck_assert_int_eq(stun_hmac_sha256(keys[k], klen[k], buf, len, mac), 0);
+			ck_assert_ptr_nonnull(HMAC(EVP_sha256(), keys[k], (int)klen[k], buf, len, want,
+						   &wlen));
+			ck_assert_mem_eq(mac, want, 32);
+		}
+	}
+}
+END_TEST
+
 static Suite *stun_suite(void)
 {
 	Suite *s = suite_create("stun");
@@ -1256,6 +1341,8 @@ static Suite *stun_suite(void)
 	TCase *cd = tcase_create("channeldata");
 
 	tcase_add_test(rfc, rfc_request_parse);
+	tcase_add_test(rfc, fingerprint_lengths);
+	tcase_add_test(rfc, integrity_key_changes);
 	tcase_add_test(rfc, rfc_request_integrity);
 	tcase_add_test(rfc, rfc_request_build);
 	tcase_add_test(rfc, rfc_request_tampered);

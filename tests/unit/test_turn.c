@@ -337,6 +337,77 @@ START_TEST(test_rest_credentials)
 }
 END_TEST
 
+START_TEST(test_auth_reset)
+{
+	/* The long-term keys each worker caches follow a change of users, realm or secret once
+	 * turn_auth_reset() has run (what a config reload calls): the same username with the old
+	 * password, realm or REST secret is refused, the new one works, for MD5, SHA-256 and
+	 * USERHASH clients alike. A cache that kept a stale key fails here. */
+	struct config_user changed[2];
+	struct cred_secret old_secret = cfg.turn.secret;
+	char user[CRED_USERNAME_MAX], pass[CRED_PASSWORD_MAX], pass2[CRED_PASSWORD_MAX];
+	time_t now = time(NULL);
+	struct tc c;
+	uint8_t key[16];
+
+	/* Warm the caches: alice (MD5 and SHA-256) and a REST username. */
+	ck_assert_int_eq(tc_open(&c, PORT, "alice", "wonderland"), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	tc_close(&c);
+	ck_assert_int_eq(tc_open(&c, PORT, "alice", "wonderland"), 0);
+	c.pwalg = STUN_PWALG_SHA256;
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	tc_close(&c);
+	ck_assert_int_eq(cred_rest_mint(&cfg.turn.secret, "p1", now, 600, user, pass), 0);
+	ck_assert_int_eq(tc_open(&c, PORT, user, pass), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	tc_close(&c);
+
+	/* New password for alice, new realm, new REST secret (the worker is idle: no request is
+	 * in flight while the config changes, as a reload must ensure). */
+	memcpy(changed, users, sizeof(changed));
+	strcpy(changed[1].password, "looking-glass");
+	cfg.turn.users = changed;
+	strcpy(cfg.turn.realm, "other.test");
+	ck_assert_int_eq(cred_secret_random(&cfg.turn.secret), 0);
+	ck_assert_int_eq(turn_auth_reset(srv), 0);
+
+	ck_assert_int_eq(tc_open(&c, PORT, "alice", "wonderland"), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 401);
+	tc_close(&c);
+	ck_assert_int_eq(tc_open(&c, PORT, "alice", "wonderland"), 0);
+	c.pwalg = STUN_PWALG_SHA256;
+	ck_assert_int_eq(tc_allocate(&c, NULL), 401);
+	tc_close(&c);
+	ck_assert_int_eq(tc_open(&c, PORT, user, pass), 0); /* minted with the old secret */
+	ck_assert_int_eq(tc_allocate(&c, NULL), 401);
+	tc_close(&c);
+
+	ck_assert_int_eq(tc_open(&c, PORT, "alice", "looking-glass"), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	ck_assert_str_eq(c.realm, "other.test");
+	stun_ltc_key("alice", 5, "other.test", 10, "looking-glass", 13, key);
+	ck_assert_int_eq(stun_msg_check_integrity(&c.resp, key, sizeof(key)), 0);
+	tc_close(&c);
+	ck_assert_int_eq(tc_open(&c, PORT, "alice", "looking-glass"), 0);
+	c.pwalg = STUN_PWALG_SHA256;
+	c.userhash = true; /* the USERHASH table was rebuilt for the new realm */
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	tc_close(&c);
+	/* The same REST username, its password from the new secret. */
+	ck_assert_int_eq(cred_rest_mint(&cfg.turn.secret, "p1", now, 600, user, pass2), 0);
+	ck_assert_str_ne(pass, pass2);
+	ck_assert_int_eq(tc_open(&c, PORT, user, pass2), 0);
+	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
+	tc_close(&c);
+
+	cfg.turn.users = users;
+	strcpy(cfg.turn.realm, "tincan.test");
+	cfg.turn.secret = old_secret;
+	ck_assert_int_eq(turn_auth_reset(srv), 0);
+}
+END_TEST
+
 START_TEST(test_stale_nonce)
 {
 	/* An expired nonce and a forged one both get 438 with a fresh NONCE. */
@@ -1034,6 +1105,98 @@ START_TEST(test_channel_rebind_rules)
 	tc_close(&c);
 	close(fa);
 	close(fb);
+}
+END_TEST
+
+/* Polls every 50 ms, for up to @ms, until counter @field is @want; returns the last value. */
+#define CTR_UNTIL(field, want, ms) ctr_until(offsetof(struct turn_counters, field), (want), (ms))
+
+static uint64_t ctr_until(size_t off, uint64_t want, int ms)
+{
+	struct turn_counters k;
+	uint64_t v = 0;
+
+	for (int i = 0; i <= ms / 50; i++) {
+		turn_server_counters(srv, &k);
+		memcpy(&v, (const char *)&k + off, sizeof(v));
+		if (v == want)
+			break;
+		usleep(50000);
+	}
+	return v;
+}
+
+START_TEST(test_timers_expire)
+{
+	/* The timers of the worker's wheel fire (shortened here: permission 1 s, channel 1 s,
+	 * cooldown 2 s, allocation capped at 6 s): an expired permission relays nothing; an expired
+	 * channel first cools down (relays nothing, its number still refuses another peer: 400),
+	 * then its number is free; an expired allocation is gone (437). A timer fires at most one
+	 * tick (1 s) late, never early: all is still in place right after the requests. */
+	struct tc c;
+	struct sockaddr_storage relayed, p, q;
+	int pfd = udp_peer(&p), qfd = udp_peer(&q);
+	static const char msg[] = "hello";
+
+	turn_server_set_lifetimes(srv, 1, 1, 2, 6);
+	client_allocated(&c, &relayed);
+	ck_assert_int_eq(tc_permission(&c, &p), 0);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x4000, &q), 0);
+	ck_assert_uint_eq(counters().permissions_now, 1); /* one IP: 127.0.0.1 */
+	ck_assert_uint_eq(counters().channels_now, 1);
+	send_to(pfd, &relayed, msg, sizeof(msg));
+	expect_data_indication(&c, &p, msg, sizeof(msg));
+	ck_assert_int_eq(tc_send_channel(&c, 0x4000, msg, sizeof(msg)), 0);
+	expect_peer_gets(qfd, &relayed, msg, sizeof(msg));
+
+	/* Permission and channel expire after 1-2 s. */
+	ck_assert_uint_eq(CTR_UNTIL(channels_now, 0, 4000), 0);
+	ck_assert_uint_eq(CTR_UNTIL(permissions_now, 0, 4000), 0);
+	send_to(pfd, &relayed, msg, sizeof(msg));
+	ck_assert_int_eq(tc_recv(&c, QUIET_MS), -ETIMEDOUT);
+	ck_assert_int_eq(tc_send_channel(&c, 0x4000, msg, sizeof(msg)), 0);
+	ck_assert_int_eq(udp_recv(qfd, c.rbuf, sizeof(c.rbuf), NULL, QUIET_MS), -ETIMEDOUT);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x4000, &p), 400); /* cooling: 2-3 s */
+	ck_assert_uint_eq(counters().channels_now, 0);
+
+	/* After the cooldown the number is free for another peer. */
+	sleep(3);
+	ck_assert_int_eq(tc_channel_bind(&c, 0x4000, &p), 0);
+	ck_assert_uint_eq(counters().channels_now, 1);
+
+	/* The allocation goes after 6-7 s, with its channel and permission. */
+	ck_assert_uint_eq(CTR_UNTIL(allocations_now, 0, 6000), 0);
+	ck_assert_uint_eq(counters().channels_now, 0);
+	ck_assert_uint_eq(counters().permissions_now, 0);
+	ck_assert_int_eq(tc_permission(&c, &p), 437);
+	turn_server_set_lifetimes(srv, 0, 0, 0, 0);
+	tc_close(&c);
+	close(pfd);
+	close(qfd);
+}
+END_TEST
+
+START_TEST(test_timer_refresh)
+{
+	/* Refreshing a permission rearms its timer: refreshed half-way through a 4 s lifetime, it
+	 * still relays when the first 4 s (plus the tick) are over, and expires later. */
+	struct tc c;
+	struct sockaddr_storage relayed, p;
+	int pfd = udp_peer(&p);
+
+	turn_server_set_lifetimes(srv, 4, 0, 0, 0);
+	client_allocated(&c, &relayed);
+	ck_assert_int_eq(tc_permission(&c, &p), 0);
+	usleep(2000000);
+	ck_assert_int_eq(tc_permission(&c, &p), 0); /* now due at 6 s */
+	usleep(3300000);                            /* 5.3 s: the first timer would have fired */
+	ck_assert_uint_eq(counters().permissions_now, 1);
+	send_to(pfd, &relayed, "x", 1);
+	expect_data_indication(&c, &p, "x", 1);
+	ck_assert_uint_eq(CTR_UNTIL(permissions_now, 0, 4000), 0);
+	turn_server_set_lifetimes(srv, 0, 0, 0, 0);
+	tc_close(&c);
+	close(pfd);
 }
 END_TEST
 
@@ -1883,6 +2046,7 @@ int main(void)
 	tcase_add_test(tc, test_wrong_password);
 	tcase_add_test(tc, test_allocate_static_user);
 	tcase_add_test(tc, test_rest_credentials);
+	tcase_add_test(tc, test_auth_reset);
 	tcase_add_test(tc, test_stale_nonce);
 	tcase_add_test(tc, test_wrong_username);
 	tcase_add_test(tc, test_401_rfc8489);
@@ -1906,6 +2070,8 @@ int main(void)
 	tcase_add_test(tc, test_permission_required);
 	tcase_add_test(tc, test_channel_data);
 	tcase_add_test(tc, test_channel_rebind_rules);
+	tcase_add_test(tc, test_timers_expire);
+	tcase_add_test(tc, test_timer_refresh);
 	tcase_add_test(tc, test_channel_range);
 	tcase_add_test(tc, test_bad_peer_address);
 	tcase_add_test(tc, test_denied_peer);
