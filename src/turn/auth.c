@@ -216,19 +216,9 @@ int turn_auth_key(struct turn_worker *w, uint16_t alg, const uint8_t *user, size
 
 int turn_auth_reset(struct turn_server *srv)
 {
-	uint8_t *old = srv->userhash;
-	int err;
-
 	/* Release: a worker that sees the new generation (acquire in turn_auth_key) also sees
-	 * the configuration written before this call. */
+	 * the configuration published before this call. */
 	atomic_fetch_add_explicit(&srv->auth_gen, 1, memory_order_acq_rel);
-	srv->userhash = NULL;
-	err = turn_auth_init(srv); /* the static users' USERHASH table, from the new config */
-	if (err) {
-		srv->userhash = old;
-		return err;
-	}
-	free(old);
 	return 0;
 }
 

@@ -15,8 +15,8 @@
  *   4. when every worker has run it, the relay holds no reference to the old configuration and
  *      turn_server_reload returns: the caller may free it.
  * What a worker derives from the config is recomputed where it is used (the limiter's rate and
- * burst, the bandwidth buckets' depth, the static users' USERHASH), so nothing else needs
- * refreshing. Allocations, permissions, channels, reservations and connections stay as they
+ * burst, the bandwidth buckets' depth, the static users' USERHASH); the one cache, the workers'
+ * long-term keys (auth.c), is made stale by turn_auth_reset right after the swap. Allocations, permissions, channels, reservations and connections stay as they
  * are; new limits apply to new requests (an existing permission to a peer now refused lasts until
  * it expires or is refreshed: the refresh is refused).
  */
@@ -56,6 +56,8 @@ int turn_server_reload(struct turn_server *srv, const struct config *cfg)
 	if (!srv || !cfg)
 		return -EINVAL;
 	atomic_store(&srv->cfg, cfg);
+	/* The workers' cached long-term keys were derived from the old users, realm and secret. */
+	turn_auth_reset(srv);
 
 	pthread_mutex_lock(&g.lock);
 	for (unsigned i = 0; i < srv->n_workers; i++) {

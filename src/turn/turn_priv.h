@@ -669,14 +669,10 @@ bool turn_revoked(struct turn_worker *w, const char *name, time_t now);
 
 
 /*
- * Makes the credential caches follow a change of cfg->turn.users, realm or secret at runtime (a
- * config reload): every worker's cached long-term keys (turn_auth_key) become stale at once,
- * whatever thread calls this (one atomic increment; each worker drops its entries on their next
- * use), and the static users' USERHASH table is rebuilt from srv->cfg. Call it after the new
- * values are in place, under the same condition as the change itself: no worker may be reading
- * cfg->turn (users, realm, secret) or srv->userhash while they change. Nonces are not affected
- * (their key is per process, not from the config). Returns 0, or -ENOMEM (the old USERHASH
- * table is then kept and the key caches are still invalidated).
+ * Makes every worker's cached long-term keys (turn_auth_key) stale at once, after
+ * cfg->turn.users, realm or secret changed: one atomic increment, from any thread; each worker
+ * drops its entries on their next use. turn_server_reload calls it right after publishing the
+ * new configuration. Returns 0.
  */
 int turn_auth_reset(struct turn_server *srv);
 
