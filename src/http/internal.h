@@ -30,6 +30,7 @@
 #define HTTP_PATH_MAX 256
 
 struct ws_msg;
+struct ev_loop;
 
 /*
  * A connection handed over by the shared port (http_server_adopt). Queued under adopt_lock by
@@ -64,6 +65,10 @@ struct http_server {
 	const struct config *cfg;
 	struct turn_server *turn;      /* NULL: no TURN counters in /metrics */
 	struct lws_context *ctx;
+	/* The epoll loop lws runs on (libev, passed to lws as a foreign loop so that
+	 * http_server_run() decides when it stops); NULL: lws's own poll() loop (fallback). */
+	struct ev_loop *loop;
+	void *foreign_loops[1];        /* lws_context_creation_info.foreign_loops: { loop } */
 	struct signal_hub *hub;
 
 	lws_sorted_usec_list_t expire_sul;  /* deletes idle rooms */
