@@ -404,10 +404,10 @@ static void tables_init(struct http_server *srv)
 		.origin_protocol = LWSMPRO_FILE, .extra_mimetypes = srv->mimetypes,
 	};
 
-	/* Ping a WebSocket idle for 30 s, drop it after 60 s without a pong: a laptop lid closing
-	 * sends no FIN, and its peer should see peer-left in a minute, not in hours. */
-	srv->retry.secs_since_valid_ping = 30;
-	srv->retry.secs_since_valid_hangup = 60;
+	/* No lws validity timers (secs_since_valid_* = 0): ws.c pings idle WebSockets and drops
+	 * silent ones itself, at O(1) per message (see there). */
+	srv->retry.secs_since_valid_ping = 0;
+	srv->retry.secs_since_valid_hangup = 0;
 }
 
 /* Creates the lws context on an epoll loop, or on lws's poll() loop if lws cannot load its libev
@@ -509,6 +509,7 @@ int http_server_create(struct http_server **out, const struct config *cfg,
 	if (err)
 		goto out;
 	srv->vh_plain = lws_get_vhost_by_name(srv->ctx, "default");
+	http__ws_keepalive_start(srv);
 	log_info("http: listening on %s port %u (%s loop), static files from %s", srv->iface,
 		 addr_port(ls), srv->loop ? "epoll" : "poll", cfg->http.html_dir);
 out:
@@ -601,6 +602,7 @@ void http_server_destroy(struct http_server *srv)
 	if (srv->ctx) {
 		lws_sul_cancel(&srv->expire_sul);
 		lws_sul_cancel(&srv->drain_sul);
+		lws_sul_cancel(&srv->keepalive_sul);
 		/* Closes every connection; ws.c frees its own state and, seeing destroying, sends
 		 * nothing and leaves the rooms to signal_hub_destroy(). */
 		lws_context_destroy(srv->ctx);
