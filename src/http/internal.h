@@ -33,7 +33,10 @@
  * see peer-left in about a minute, not in hours. */
 #define HTTP_WS_PING_SECS 30
 #define HTTP_WS_HANGUP_SECS 60
-#define HTTP_WS_KEEPALIVE_TICK 5
+#define HTTP_WS_KEEPALIVE_TICK 1
+/* Pings sent per tick at most: sockets opened together fall silent together, and 10,000 pings
+ * (and pongs) in one loop iteration would delay every signaling message behind them. */
+#define HTTP_WS_PINGS_PER_TICK 1000
 
 struct ws_msg;
 struct ev_loop;
@@ -197,8 +200,9 @@ int http__ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 /* Starts closing every WebSocket (1001 going away). Returns how many are open. */
 size_t http__ws_close_all(struct http_server *srv);
 
-/* Starts the WebSocket keepalive: every HTTP_WS_KEEPALIVE_TICK seconds, pings the sockets that
- * sent nothing for HTTP_WS_PING_SECS and drops those silent for HTTP_WS_HANGUP_SECS. */
+/* Starts the WebSocket keepalive: every HTTP_WS_KEEPALIVE_TICK seconds, pings (up to
+ * HTTP_WS_PINGS_PER_TICK of) the sockets that sent nothing for HTTP_WS_PING_SECS and drops those
+ * silent for HTTP_WS_HANGUP_SECS. */
 void http__ws_keepalive_start(struct http_server *srv);
 
 /* The hooks given to the signal hub: send, close (a connection whose peer was taken over by a

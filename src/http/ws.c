@@ -17,7 +17,8 @@
  * ping and pong, so with 10,000 sockets each ping round stalled the loop for seconds
  * (docs/performance.md), and its hangup sent a close frame with a garbage status code. Here a
  * connection records when it last heard from its client, and one timer sweeps the list every
- * HTTP_WS_KEEPALIVE_TICK seconds: O(1) per message, O(connections) per tick.
+ * HTTP_WS_KEEPALIVE_TICK seconds: O(1) per message, O(connections) per tick, at most
+ * HTTP_WS_PINGS_PER_TICK pings per tick.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -402,6 +403,7 @@ static void keepalive_cb(lws_sorted_usec_list_t *sul)
 {
 	struct http_server *srv = lws_container_of(sul, struct http_server, keepalive_sul);
 	time_t now = http__mono_now();
+	unsigned pings = 0;
 
 	if (srv->destroying)
 		return;
@@ -420,7 +422,10 @@ static void keepalive_cb(lws_sorted_usec_list_t *sul)
 			queue_free(c);
 			c->closing = true;
 			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-		} else if (silent >= HTTP_WS_PING_SECS && !c->pinged && !c->ping_due) {
+		} else if (silent >= HTTP_WS_PING_SECS && !c->pinged && !c->ping_due &&
+			   pings < HTTP_WS_PINGS_PER_TICK) {
+			/* The rest wait for the next tick: still silent, still due. */
+			pings++;
 			c->ping_due = true;
 			lws_callback_on_writable(c->wsi);
 		}

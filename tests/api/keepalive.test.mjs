@@ -1,6 +1,6 @@
 // WebSocket keepalive (src/http/ws.c): the server pings a socket that sent nothing for 30 s and
 // drops one silent for 60 s, so a vanished peer turns into peer-left in about a minute. The
-// sweep runs every 5 s, hence the windows below.
+// sweep runs every second; the windows below leave room for a loaded machine.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRoom, enter } from './helpers.mjs';
