@@ -15,10 +15,11 @@
  * iteration at a time, so it can stop. If the plugin cannot be loaded, tincand falls back to
  * lws's poll() loop with a warning: slower with many sockets, otherwise the same.
  *
- * Rooms, peers and every lws call live on the control thread; the ways in from elsewhere are http_server_stop(),
- * http_server_adopt() and http_server_reload_tls(), which set a flag or queue a connection under a
- * lock and wake the loop with lws_cancel_service(), the one lws call documented as safe from other
- * threads. The loop acts on them in LWS_CALLBACK_EVENT_WAIT_CANCELLED.
+ * Rooms, peers and every lws call live on the control thread; the ways in from elsewhere are
+ * http_server_stop(), http_server_adopt() and http_server_reload_tls(), which set a flag or queue
+ * a connection under a lock and wake the loop with lws_cancel_service(), the one lws call
+ * documented as safe from other threads (it writes lws's event pipe, a watcher on the same loop).
+ * The loop acts on them in LWS_CALLBACK_EVENT_WAIT_CANCELLED.
  *
  * The shared port (src/mux) hands its HTTP connections over with http_server_adopt(): plaintext
  * ones (and the socketpair end of a TLS connection tincand decrypts) go to http.listen's vhost,
