@@ -242,7 +242,11 @@ async function main() {
   let firstError = '';
   const err = (e) => {
     errors++;
-    if (!firstError) firstError = String(e && e.message ? e.message : e);
+    // fetch() puts the reason (ECONNRESET, "other side closed", ...) in e.cause.
+    if (!firstError) {
+      firstError = String(e && e.message ? e.message : e);
+      if (e && e.cause) firstError += ` (${e.cause.code ?? ''} ${e.cause.message ?? e.cause})`;
+    }
   };
 
   try {

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Pins: a start / use / SIGTERM cycle of tincand exits 0 with every thread joined and no memory
 # leaked (valgrind memcheck, or LeakSanitizer in a --enable-sanitizers build; definite and
-# indirect leaks are errors); SIGINT stops it too; a busy
+# indirect leaks are errors), with lws on the epoll (libev) loop; SIGINT stops it too; a busy
 # listen port makes start fail cleanly with status 1.
 set -u
 . "$TOP_SRCDIR/tests/lib.sh"
@@ -31,6 +31,10 @@ fi
 if ! stop_tincand; then fail=1; fi
 if [ -s "$dir/valgrind.log" ]; then echo "valgrind reported:"; cat "$dir/valgrind.log"; fail=1; fi
 grep -q "tincand stopped" "$dir/tincand.log" || { echo "FAIL: no clean stop in the log"; fail=1; }
+# The control thread's lws context runs on libev's epoll loop, not lws's poll() fallback (which
+# tincand takes with a warning when the plugin libwebsockets-evlib-ev cannot be loaded).
+grep -q "(epoll loop)" "$dir/tincand.log" ||
+	{ echo "FAIL: lws is not on the epoll loop:"; grep "http:" "$dir/tincand.log"; fail=1; }
 TINCAND_WRAPPER=(env)
 
 # SIGINT also stops it cleanly.

@@ -29,7 +29,17 @@
 #define HTTP_DRAIN_MAX (1024 * 1024)
 #define HTTP_PATH_MAX 256
 
+/* WebSocket keepalive, seconds (ws.c). A laptop lid closing sends no FIN, and its peer should
+ * see peer-left in about a minute, not in hours. */
+#define HTTP_WS_PING_SECS 30
+#define HTTP_WS_HANGUP_SECS 60
+#define HTTP_WS_KEEPALIVE_TICK 1
+/* Pings sent per tick at most: sockets opened together fall silent together, and 10,000 pings
+ * (and pongs) in one loop iteration would delay every signaling message behind them. */
+#define HTTP_WS_PINGS_PER_TICK 1000
+
 struct ws_msg;
+struct ev_loop;
 
 /*
  * A connection handed over by the shared port (http_server_adopt). Queued under adopt_lock by
@@ -54,6 +64,9 @@ struct ws_conn {
 	char *rx;                      /* the message being reassembled from fragments */
 	size_t rx_len;
 	bool rx_binary;
+	time_t last_rx;                /* monotonic seconds: the client's last frame or pong */
+	bool ping_due;                 /* the keepalive sweep wants a ping sent */
+	bool pinged;                   /* a ping went out; nothing received since */
 	bool leaving;                  /* the client closed with 1000: leave, keep no seat */
 	bool closing;                  /* send what is queued, then close with close_code */
 	int close_code;
@@ -67,10 +80,15 @@ struct http_server {
 	struct turn_server *turn;      /* NULL: no TURN counters in /metrics */
 	struct mux_server *mux;        /* NULL: no shared port, no tincan_mux_* metrics */
 	struct lws_context *ctx;
+	/* The epoll loop lws runs on (libev, passed to lws as a foreign loop so that
+	 * http_server_run() decides when it stops); NULL: lws's own poll() loop (fallback). */
+	struct ev_loop *loop;
+	void *foreign_loops[1];        /* lws_context_creation_info.foreign_loops: { loop } */
 	struct signal_hub *hub;
 
 	lws_sorted_usec_list_t expire_sul;  /* deletes idle rooms */
 	lws_sorted_usec_list_t drain_sul;   /* ends the loop if WebSockets do not close in time */
+	lws_sorted_usec_list_t keepalive_sul;  /* pings idle WebSockets, drops silent ones (ws.c) */
 	atomic_bool stop_requested;    /* set by http_server_stop() from another thread */
 	bool running;                  /* http_server_run() loops while true */
 	bool stopping;                 /* stop seen: WebSockets are being closed */
@@ -196,6 +214,11 @@ int http__ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 
 /* Starts closing every WebSocket (1001 going away). Returns how many are open. */
 size_t http__ws_close_all(struct http_server *srv);
+
+/* Starts the WebSocket keepalive: every HTTP_WS_KEEPALIVE_TICK seconds, pings (up to
+ * HTTP_WS_PINGS_PER_TICK of) the sockets that sent nothing for HTTP_WS_PING_SECS and drops those
+ * silent for HTTP_WS_HANGUP_SECS. */
+void http__ws_keepalive_start(struct http_server *srv);
 
 /* The hooks given to the signal hub: send, close (a connection whose peer was taken over by a
  * newer one) and gone (a participant left for good). */

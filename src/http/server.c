@@ -5,12 +5,21 @@
  *   /api      the REST API (api.c) and, by upgrade, the signaling WebSocket (ws.c)
  *   /metrics  Prometheus text (metrics.c), clients in http.metrics_allow only
  *
- * Debian's lws 4.1.6 has no external-poll or libevent glue usable here, so lws runs its own poll
- * loop on the thread that calls http_server_run() (the control thread). Rooms, peers and every
- * lws call live on that thread; the ways in from elsewhere are http_server_stop(),
- * http_server_adopt(), http_server_reload_tls() and http_server_reload(), which set a flag or
- * queue a connection or a configuration under a lock and wake the loop with lws_cancel_service(),
- * the one lws call documented as safe from other threads. The loop acts on them in
+ * lws runs on an epoll loop (libev) on the thread that calls http_server_run() (the control
+ * thread). lws's default loop calls poll() over every socket on every wakeup, which at 10,000
+ * WebSockets took most of the CPU and set the fan-out latency (docs/performance.md). Debian builds
+ * lws 4.1.6 with its event-lib glue as run-time plugins; the libev one (package
+ * libwebsockets-evlib-ev) is loaded when the context asks for LWS_SERVER_OPTION_LIBEV. tincand
+ * creates the loop itself and hands it to lws as a "foreign" loop: lws then installs no SIGINT
+ * watcher (signals belong to tincand's signal thread) and http_server_run() runs the loop one
+ * iteration at a time, so it can stop. If the plugin cannot be loaded, tincand falls back to
+ * lws's poll() loop with a warning: slower with many sockets, otherwise the same.
+ *
+ * Rooms, peers and every lws call live on the control thread; the ways in from elsewhere are
+ * http_server_stop(), http_server_adopt(), http_server_reload_tls() and http_server_reload(),
+ * which set a flag or queue a connection or a configuration under a lock and wake the loop with
+ * lws_cancel_service(), the one lws call documented as safe from other threads (it writes lws's
+ * event pipe, a watcher on the same loop). The loop acts on them in
  * LWS_CALLBACK_EVENT_WAIT_CANCELLED.
  *
  * The shared port (src/mux) hands its HTTP connections over with http_server_adopt(): plaintext
@@ -27,6 +36,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <ev.h>
 #include <openssl/ssl.h>
 
 #include "core/addr.h"
@@ -468,16 +478,68 @@ static void tables_init(struct http_server *srv)
 		.origin_protocol = LWSMPRO_FILE, .extra_mimetypes = srv->mimetypes,
 	};
 
-	/* Ping a WebSocket idle for 30 s, drop it after 60 s without a pong: a laptop lid closing
-	 * sends no FIN, and its peer should see peer-left in a minute, not in hours. */
-	srv->retry.secs_since_valid_ping = 30;
-	srv->retry.secs_since_valid_hangup = 60;
+	/* No lws validity timers (secs_since_valid_* = 0): ws.c pings idle WebSockets and drops
+	 * silent ones itself, at O(1) per message (see there). */
+	srv->retry.secs_since_valid_ping = 0;
+	srv->retry.secs_since_valid_hangup = 0;
+}
+
+/* Creates the lws context on an epoll loop, or on lws's poll() loop if lws cannot load its libev
+ * plugin. Returns 0 or a negative errno. */
+static int context_create(struct http_server *srv, const struct sockaddr_storage *ls)
+{
+	struct lws_context_creation_info info;
+
+	memset(&info, 0, sizeof(info));
+	info.port = addr_port(ls);
+	/* lws 4.1 takes an IPv4 literal on an IPv6-enabled vhost as "any address" (it binds [::]),
+	 * so IPv4 listen addresses get an IPv4-only vhost, where the literal is honoured. */
+	addr_ip_str(ls, srv->iface);
+	info.iface = srv->iface;
+	/* The shared port's HTTPS vhost (http_server_tls) needs OpenSSL set up for lws. */
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	if (ls->ss_family == AF_INET)
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.protocols = srv->protocols;
+	info.mounts = srv->mounts;
+	info.headers = srv->headers;
+	info.retry_and_idle_policy = &srv->retry;
+	info.user = srv;
+	info.uid = -1;
+	info.gid = -1;
+
+	/* EVFLAG_NOSIGMASK: libev leaves the signal mask alone (tincand blocks SIGINT, SIGTERM and
+	 * SIGHUP in every thread and takes them with sigwait()). */
+	srv->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOSIGMASK);
+	if (srv->loop) {
+		srv->foreign_loops[0] = srv->loop;
+		info.options |= LWS_SERVER_OPTION_LIBEV;
+		info.foreign_loops = srv->foreign_loops;
+		srv->ctx = lws_create_context(&info);
+		if (srv->ctx)
+			return 0;
+		ev_loop_destroy(srv->loop);
+		srv->loop = NULL;
+		info.options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
+		info.foreign_loops = NULL;
+		log_warn("http: libwebsockets could not use libev (is the package "
+			 "libwebsockets-evlib-ev installed?); falling back to its poll() loop, "
+			 "which costs CPU per open socket on every wakeup");
+	} else {
+		log_warn("http: no epoll loop (libev: %s); falling back to lws's poll() loop",
+			 strerror(errno));
+	}
+	srv->ctx = lws_create_context(&info);
+	if (!srv->ctx) {
+		log_err("http: libwebsockets could not start on %s port %u", srv->iface, info.port);
+		return -EIO;
+	}
+	return 0;
 }
 
 int http_server_create(struct http_server **out, const struct config *cfg,
 		       struct turn_server *turn)
 {
-	struct lws_context_creation_info info;
 	const struct sockaddr_storage *ls;
 	struct http_server *srv;
 	int err, levels;
@@ -520,32 +582,13 @@ int http_server_create(struct http_server **out, const struct config *cfg,
 	if (err)
 		goto out;
 
-	memset(&info, 0, sizeof(info));
-	info.port = addr_port(ls);
-	/* lws 4.1 takes an IPv4 literal on an IPv6-enabled vhost as "any address" (it binds [::]),
-	 * so IPv4 listen addresses get an IPv4-only vhost, where the literal is honoured. */
-	addr_ip_str(ls, srv->iface);
-	info.iface = srv->iface;
-	/* The shared port's HTTPS vhost (http_server_tls) needs OpenSSL set up for lws. */
-	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-	if (ls->ss_family == AF_INET)
-		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-	info.protocols = srv->protocols;
-	info.mounts = srv->mounts;
-	info.headers = srv->headers;
-	info.retry_and_idle_policy = &srv->retry;
-	info.user = srv;
-	info.uid = -1;
-	info.gid = -1;
-	srv->ctx = lws_create_context(&info);
-	if (!srv->ctx) {
-		log_err("http: libwebsockets could not start on %s port %u", srv->iface, info.port);
-		err = -EIO;
+	err = context_create(srv, ls);
+	if (err)
 		goto out;
-	}
 	srv->vh_plain = lws_get_vhost_by_name(srv->ctx, "default");
-	log_info("http: listening on %s port %u, static files from %s", srv->iface, info.port,
-		 cfg->http.html_dir);
+	http__ws_keepalive_start(srv);
+	log_info("http: listening on %s port %u (%s loop), static files from %s", srv->iface,
+		 addr_port(ls), srv->loop ? "epoll" : "poll", cfg->http.html_dir);
 out:
 	if (err) {
 		http_server_destroy(srv);
@@ -597,6 +640,12 @@ int http_server_tls(struct http_server *srv, const char *cert, const char *key)
 int http_server_run(struct http_server *srv)
 {
 	srv->running = true;
+	if (srv->loop) {
+		/* One iteration at a time: lws's callbacks clear running to end the loop. */
+		while (srv->running)
+			ev_run(srv->loop, EVRUN_ONCE);
+		return 0;
+	}
 	while (srv->running)
 		if (lws_service(srv->ctx, 0) < 0)
 			break;
@@ -634,10 +683,14 @@ void http_server_destroy(struct http_server *srv)
 	if (srv->ctx) {
 		lws_sul_cancel(&srv->expire_sul);
 		lws_sul_cancel(&srv->drain_sul);
+		lws_sul_cancel(&srv->keepalive_sul);
 		/* Closes every connection; ws.c frees its own state and, seeing destroying, sends
 		 * nothing and leaves the rooms to signal_hub_destroy(). */
 		lws_context_destroy(srv->ctx);
 	}
+	/* A foreign loop is ours to free, after lws has stopped every watcher on it. */
+	if (srv->loop)
+		ev_loop_destroy(srv->loop);
 	/* lws destroyed every wsi, and with it every adopted record; this is the backstop. */
 	while (srv->adopted.head) {
 		struct http_adopted *a = lws_container_of(srv->adopted.head, struct http_adopted,

@@ -11,6 +11,14 @@
  * Outgoing messages wait in a per-connection queue drained one per writeable callback, the way
  * lws wants writes done. The queue is bounded: a client that does not read its messages is
  * disconnected rather than allowed to grow the server's memory without limit.
+ *
+ * Keepalive is done here, not by lws's validity timers (retry_and_idle_policy): lws 4.1 keeps
+ * one timer per connection in a sorted linked list and re-inserts it, walking the list, on every
+ * ping and pong, so with 10,000 sockets each ping round stalled the loop for seconds
+ * (docs/performance.md), and its hangup sent a close frame with a garbage status code. Here a
+ * connection records when it last heard from its client, and one timer sweeps the list every
+ * HTTP_WS_KEEPALIVE_TICK seconds: O(1) per message, O(connections) per tick, at most
+ * HTTP_WS_PINGS_PER_TICK pings per tick.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -210,6 +218,7 @@ static int ws_established(struct lws *wsi, struct ws_conn *c)
 
 	memset(c, 0, sizeof(*c));
 	c->wsi = wsi;
+	c->last_rx = http__mono_now();
 	/* The upgrade was admitted a moment ago; the check runs again because only now is there
 	 * a connection to attach the peer to, and two upgrades with one token may have raced. */
 	if (admit(wsi, srv, &claims, &room, &detail)) {
@@ -239,6 +248,8 @@ static int ws_receive(struct lws *wsi, struct ws_conn *c, const void *in, size_t
 	size_t remaining = lws_remaining_packet_payload(wsi);
 	char *rx;
 
+	c->last_rx = http__mono_now();
+	c->pinged = false;
 	if (c->closing || !c->peer)
 		return 0;
 	if (!c->rx_len)
@@ -280,8 +291,21 @@ static int ws_receive(struct lws *wsi, struct ws_conn *c, const void *in, size_t
 static int ws_writeable(struct lws *wsi, struct ws_conn *c)
 {
 	struct ws_msg *m = c->q_head;
+	unsigned char ping[LWS_PRE + 4];
 	int n;
 
+	if (c->ping_due && !c->closing) {
+		/* lws 4.1 passes a pong to LWS_CALLBACK_RECEIVE_PONG only if it has a payload, so the
+		 * ping carries 4 bytes for the client to echo. */
+		c->ping_due = false;
+		c->pinged = true;
+		memcpy(ping + LWS_PRE, "tcan", 4);
+		if (lws_write(wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 0)
+			return -1;
+		if (m)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
 	if (m) {
 		c->q_head = m->next;
 		if (!c->q_head)
@@ -350,6 +374,10 @@ int http__ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 		return ws_receive(wsi, c, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return ws_writeable(wsi, c);
+	case LWS_CALLBACK_RECEIVE_PONG:
+		c->last_rx = http__mono_now();
+		c->pinged = false;
+		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		ws_peer_close(c, in, len);
 		return 0;
@@ -369,4 +397,45 @@ size_t http__ws_close_all(struct http_server *srv)
 		ws_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
 	} lws_end_foreach_dll_safe(d, d1);
 	return srv->conns.count;
+}
+
+static void keepalive_cb(lws_sorted_usec_list_t *sul)
+{
+	struct http_server *srv = lws_container_of(sul, struct http_server, keepalive_sul);
+	time_t now = http__mono_now();
+	unsigned pings = 0;
+
+	if (srv->destroying)
+		return;
+	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&srv->conns)) {
+		struct ws_conn *c = lws_container_of(d, struct ws_conn, list);
+		time_t silent = now - c->last_rx;
+
+		if (c->closing)
+			continue;
+		if (silent >= HTTP_WS_HANGUP_SECS) {
+			/* Gone without a FIN (or not answering pings): no close frame, it would
+			 * wait in a dead TCP window. ws_closed() keeps the seat for
+			 * rooms.reconnect_grace as for any drop. */
+			log_debug("http: peer %.6s... silent for %lld s; dropping it",
+				  c->peer ? signal_peer_id(c->peer) : "?", (long long)silent);
+			queue_free(c);
+			c->closing = true;
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		} else if (silent >= HTTP_WS_PING_SECS && !c->pinged && !c->ping_due &&
+			   pings < HTTP_WS_PINGS_PER_TICK) {
+			/* The rest wait for the next tick: still silent, still due. */
+			pings++;
+			c->ping_due = true;
+			lws_callback_on_writable(c->wsi);
+		}
+	} lws_end_foreach_dll_safe(d, d1);
+	lws_sul_schedule(srv->ctx, 0, &srv->keepalive_sul, keepalive_cb,
+			 (lws_usec_t)HTTP_WS_KEEPALIVE_TICK * LWS_US_PER_SEC);
+}
+
+void http__ws_keepalive_start(struct http_server *srv)
+{
+	lws_sul_schedule(srv->ctx, 0, &srv->keepalive_sul, keepalive_cb,
+			 (lws_usec_t)HTTP_WS_KEEPALIVE_TICK * LWS_US_PER_SEC);
 }

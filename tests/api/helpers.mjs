@@ -112,10 +112,11 @@ export class Client {
 
 // Opens the signaling socket. Resolves a Client once open, or rejects with err.status set to
 // the HTTP status of a refused upgrade.
-export function connect(token, { protocols = SUBPROTOCOL, query } = {}) {
+// @options go to ws's WebSocket (e.g. { autoPong: false }).
+export function connect(token, { protocols = SUBPROTOCOL, query, options } = {}) {
   const url = `${WS_BASE}/api/signal?` + (query ?? `token=${encodeURIComponent(token)}`);
   return new Promise((resolve, reject) => {
-    const ws = protocols === null ? new WebSocket(url) : new WebSocket(url, protocols);
+    const ws = protocols === null ? new WebSocket(url, options) : new WebSocket(url, protocols, options);
     const client = new Client(ws);
     ws.once('open', () => resolve(client));
     ws.once('unexpected-response', (req, res) => {
@@ -140,9 +141,9 @@ export function connect(token, { protocols = SUBPROTOCOL, query } = {}) {
 }
 
 // Joins @room over REST and connects; resolves {client, welcome, participant, token}.
-export async function enter(room, password) {
+export async function enter(room, password, options) {
   const j = await joinRoom(room, password);
-  const client = await connect(j.token);
+  const client = await connect(j.token, { options });
   const welcome = await client.next();
   assert.equal(welcome.type, 'welcome');
   return { client, welcome, participant: j.participant, token: j.token };

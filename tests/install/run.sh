@@ -171,6 +171,9 @@ phase_pristine() {
 	else
 		fail "HTTPS health on 443: $(cat "$WORK/curl.log")"
 	fi
+	# Depends pulled in lws's libev plugin (dh's shlibs cannot see a dlopen()ed plugin).
+	grep -q '(epoll loop)' "$WORK/tincand.log" && ok "lws runs on the epoll loop (libwebsockets-evlib-ev)" ||
+		fail "lws is not on the epoll loop: $(grep 'http:' "$WORK/tincand.log")"
 	code=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' http://127.0.0.1:443/api/health)
 	[ "${code%% *}" = 308 ] && ok "plain HTTP on 443: $code" || fail "plain HTTP on 443: $code"
 	curl -fsS -o "$WORK/index.html" http://127.0.0.1:8080/ && grep -qi '<html' "$WORK/index.html" && ok "GET / serves the call page from /usr/share/tincan/html" ||
