@@ -23,6 +23,7 @@
 #include "turn/turn.h"
 #include "turn/turn_priv.h"
 #include "turnclient.h"
+#include "turnfixture.h"
 
 /* Ports are offsets from a base, 25000 unless TINCAN_TEST_PORT_BASE says otherwise (so that two
  * checkouts can run the suite at once); the relay ports are base + 100..199. */
@@ -46,8 +47,6 @@ static struct config_user users[] = {
 	{ .name = "demo", .password = "demo" },
 	{ .name = "alice", .password = "wonderland" },
 };
-static struct cidr allow_loopback[2];
-static struct cidr deny_list[64];
 
 static struct config cfg;
 static struct turn_server *srv;
@@ -59,35 +58,9 @@ static struct turn_server *srv;
 static void config_make(struct config *c, uint16_t port, uint16_t pmin, uint16_t pmax,
 			bool deny_loopback, unsigned workers)
 {
-	size_t n;
-	const char *const *def = peer_acl_default_deny(&n);
-
-	memset(c, 0, sizeof(*c));
-	ck_assert_int_eq(addr_parse_ip("127.0.0.1", port, &c->turn.listen), 0);
-	c->turn.listens[0] = c->turn.listen;
-	c->turn.n_listen = 1;
-	ck_assert_int_eq(addr_parse_ip("127.0.0.1", 0, &c->turn.relay_ip), 0);
-	c->turn.relay_v4 = c->turn.relay_ip;
+	tf_config(c, port, pmin, pmax, users, sizeof(users) / sizeof(users[0]), workers);
 	ck_assert_int_eq(addr_parse_ip("127.0.0.1", 0, &c->turn.external_ip), 0);
-	c->turn.relay_port_min = pmin;
-	c->turn.relay_port_max = pmax;
-	strcpy(c->turn.realm, "tincan.test");
-	ck_assert_int_eq(cred_secret_random(&c->turn.secret), 0);
-	c->turn.users = users;
-	c->turn.n_users = sizeof(users) / sizeof(users[0]);
-	c->turn.workers = workers;
-	c->turn.hairpin = true; /* the default of turn.hairpin */
-	ck_assert_int_eq(cidr_parse("127.0.0.0/8", &allow_loopback[0]), 0);
-	ck_assert_int_eq(cidr_parse("::1", &allow_loopback[1]), 0);
-	ck_assert(n <= sizeof(deny_list) / sizeof(deny_list[0]));
-	for (size_t i = 0; i < n; i++)
-		ck_assert_int_eq(cidr_parse(def[i], &deny_list[i]), 0);
-	c->turn.peers.deny = deny_list;
-	c->turn.peers.n_deny = n;
-	if (!deny_loopback) {
-		c->turn.peers.allow = allow_loopback;
-		c->turn.peers.n_allow = 2;
-	}
+	tf_config_deny_default(c, deny_loopback);
 }
 
 /* config_make, plus the IPv6 relay address ::1 and the listen addresses @more (strings) after
@@ -120,25 +93,6 @@ static struct turn_counters counters(void)
 
 	turn_server_counters(srv, &c);
 	return c;
-}
-
-/* Waits up to 1 s for counter @field of @s to reach @want and returns its value: a worker counts a
- * datagram just after sending it, so the test may see the datagram before the count. */
-#define CTR_WAIT(s, field, want) ctr_wait((s), offsetof(struct turn_counters, field), (want))
-
-static uint64_t ctr_wait(struct turn_server *s, size_t off, uint64_t want)
-{
-	struct turn_counters k;
-	uint64_t v = 0;
-
-	for (int i = 0; i < 100; i++) {
-		turn_server_counters(s, &k);
-		memcpy(&v, (const char *)&k + off, sizeof(v));
-		if (v >= want)
-			break;
-		usleep(10000);
-	}
-	return v;
 }
 
 /* An authenticated client with an allocation. */
@@ -1000,7 +954,7 @@ START_TEST(test_send_and_data_indication)
 	expect_peer_gets(pfd, &relayed, hello, sizeof(hello));
 	send_to(pfd, &relayed, reply, sizeof(reply));
 	expect_data_indication(&c, &peer, reply, sizeof(reply));
-	ck_assert_uint_eq(CTR_WAIT(srv, pkts_to_client, 1), 1);
+	ck_assert_uint_eq(TF_CTR_WAIT(srv, pkts_to_client, 1), 1);
 	k = counters();
 	ck_assert_uint_eq(k.pkts_to_peer, 1);
 	ck_assert_uint_eq(k.bytes_to_peer, sizeof(hello));
@@ -1285,7 +1239,7 @@ START_TEST(test_workers)
 		ck_assert_int_eq(tc_send_channel(&c[i], 0x4000, msg, strlen(msg)), 0);
 		expect_peer_gets(pfd, &relayed, msg, strlen(msg));
 	}
-	ck_assert_uint_eq(CTR_WAIT(s, pkts_to_peer, 6), 6);
+	ck_assert_uint_eq(TF_CTR_WAIT(s, pkts_to_peer, 6), 6);
 	turn_server_counters(s, &k);
 	ck_assert_uint_eq(k.allocations_now, 6);
 	for (int i = 0; i < 6; i++)
@@ -1635,7 +1589,7 @@ START_TEST(test_peer_table)
 			      "ChannelBind %s", refused_peers[i]);
 		ck_assert_int_eq(tc_send_indication(&c, &peer, "x", 1), 0);
 	}
-	ck_assert_uint_eq(ctr_wait(s, offsetof(struct turn_counters, peer_denied), 3 * n), 3 * n);
+	ck_assert_uint_eq(tf_counter_wait(s, offsetof(struct turn_counters, peer_denied), 3 * n), 3 * n);
 	turn_server_counters(s, &k);
 	ck_assert_uint_eq(k.permissions_now, 0);
 	ck_assert_uint_eq(k.channels_now, 0);
@@ -1736,7 +1690,7 @@ START_TEST(test_peer_self)
 	ck_assert_int_eq(tc_permission(&a, &listen), 403);
 	ck_assert_int_eq(tc_permission(&a, &other), 0);
 	ck_assert_int_eq(tc_send_indication(&a, &listen, "loop", 4), 0);
-	ck_assert_uint_eq(CTR_WAIT(srv, peer_denied, 2), 2);
+	ck_assert_uint_eq(TF_CTR_WAIT(srv, peer_denied, 2), 2);
 	ck_assert_uint_eq(counters().pkts_to_peer, 0);
 	tc_close(&a);
 	close(ofd);
@@ -2033,12 +1987,10 @@ int main(void)
 {
 	Suite *s = suite_create("turn");
 	TCase *tc = tcase_create("turn");
-	const char *base = getenv("TINCAN_TEST_PORT_BASE");
 	SRunner *sr;
 	int failed;
 
-	if (base && atoi(base) >= 1024 && atoi(base) <= 65000)
-		port_base = (uint16_t)atoi(base);
+	port_base = tf_port_base(0);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_binding);

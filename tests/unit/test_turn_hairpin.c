@@ -23,6 +23,7 @@
 #include "turn/turn.h"
 #include "turn/turn_priv.h"
 #include "turnclient.h"
+#include "turnfixture.h"
 
 static uint16_t port_base = 25300;
 #define PORT_UDP port_base
@@ -35,62 +36,17 @@ static struct config_user users[] = {
 	{ .name = "a", .password = "a" }, { .name = "b", .password = "b" },
 	{ .name = "c", .password = "c" }, { .name = "d", .password = "d" },
 };
-static struct cidr allow_loopback[1];
-static struct cidr deny_list[64];
 
 /* A loopback config: UDP and TCP listeners, relays on 127.0.0.1, users a..d, peers on
  * 127.0.0.0/8 allowed (unless @deny_loopback: only the default deny list, which refuses them). */
 static void config_make(struct config *c, bool hairpin, bool deny_loopback)
 {
-	size_t n;
-	const char *const *def = peer_acl_default_deny(&n);
-
-	memset(c, 0, sizeof(*c));
-	ck_assert_int_eq(addr_parse_ip("127.0.0.1", PORT_UDP, &c->turn.listen), 0);
-	c->turn.listens[0] = c->turn.listen;
-	c->turn.n_listen = 1;
+	tf_config(c, PORT_UDP, RELAY_MIN, RELAY_MAX, users, sizeof(users) / sizeof(users[0]), 1);
 	ck_assert_int_eq(addr_parse_ip("127.0.0.1", PORT_TCP, &c->turn.tcp_listens[0]), 0);
 	c->turn.n_tcp_listen = 1;
-	ck_assert_int_eq(addr_parse_ip("127.0.0.1", 0, &c->turn.relay_ip), 0);
-	c->turn.relay_v4 = c->turn.relay_ip;
 	c->turn.external_ip = c->turn.relay_ip;
-	c->turn.relay_port_min = RELAY_MIN;
-	c->turn.relay_port_max = RELAY_MAX;
-	strcpy(c->turn.realm, "tincan.test");
-	ck_assert_int_eq(cred_secret_random(&c->turn.secret), 0);
-	c->turn.users = users;
-	c->turn.n_users = sizeof(users) / sizeof(users[0]);
-	c->turn.workers = 1;
 	c->turn.hairpin = hairpin;
-	ck_assert(n <= sizeof(deny_list) / sizeof(deny_list[0]));
-	for (size_t i = 0; i < n; i++)
-		ck_assert_int_eq(cidr_parse(def[i], &deny_list[i]), 0);
-	c->turn.peers.deny = deny_list;
-	c->turn.peers.n_deny = n;
-	ck_assert_int_eq(cidr_parse("127.0.0.0/8", &allow_loopback[0]), 0);
-	if (!deny_loopback) {
-		c->turn.peers.allow = allow_loopback;
-		c->turn.peers.n_allow = 1;
-	}
-}
-
-/* Waits up to 1 s for counter @field to reach @want; returns its value (a worker counts just
- * after sending, so a client may see the datagram before the count). */
-#define CTR_WAIT(s, field, want) ctr_wait((s), offsetof(struct turn_counters, field), (want))
-
-static uint64_t ctr_wait(struct turn_server *s, size_t off, uint64_t want)
-{
-	struct turn_counters k;
-	uint64_t v = 0;
-
-	for (int i = 0; i < 100; i++) {
-		turn_server_counters(s, &k);
-		memcpy(&v, (const char *)&k + off, sizeof(v));
-		if (v >= want)
-			break;
-		usleep(10000);
-	}
-	return v;
+	tf_config_deny_default(c, deny_loopback);
 }
 
 /*
@@ -267,7 +223,7 @@ static void run_exchange(struct transcript *t, bool hairpin, bool b_tcp)
 	tr_recv(t, r, 2, false);
 
 	/* The counters, once they have caught up with what the clients got. */
-	CTR_WAIT(s, pkts_to_client, t->received);
+	TF_CTR_WAIT(s, pkts_to_client, t->received);
 	turn_server_counters(s, &k);
 	t->pkts_to_peer = k.pkts_to_peer;
 	t->bytes_to_peer = k.bytes_to_peer;
@@ -339,7 +295,7 @@ START_TEST(test_peer_acl)
 	ck_assert_int_eq(tc_permission(&a, &rb), 403);
 	ck_assert_int_eq(tc_channel_bind(&a, 0x4000, &rb), 403);
 	ck_assert_int_eq(tc_send_indication(&a, &rb, "x", 1), 0);
-	ck_assert_uint_eq(CTR_WAIT(s, peer_denied, 3), 3);
+	ck_assert_uint_eq(TF_CTR_WAIT(s, peer_denied, 3), 3);
 	ck_assert_int_lt(tc_recv(&b, QUIET_MS), 0);
 	turn_server_counters(s, &k);
 	ck_assert_uint_eq(k.hairpinned, 0);
@@ -388,7 +344,7 @@ START_TEST(test_external_ip)
 	at = stun_msg_attr(&m, TURN_ATTR_DATA);
 	ck_assert_ptr_nonnull(at);
 	ck_assert_mem_eq(at->val, "through NAT", 11);
-	ck_assert_uint_eq(CTR_WAIT(s, hairpinned, 2), 2);
+	ck_assert_uint_eq(TF_CTR_WAIT(s, hairpinned, 2), 2);
 	tc_close(&a);
 	tc_close(&b);
 	turn_server_stop(s);
@@ -452,7 +408,7 @@ START_TEST(test_burst_order)
 						     addr_len(&ra)), (int)sizeof(i));
 		}
 		expect_burst(&a, N);
-		ck_assert_uint_eq(CTR_WAIT(s, pkts_to_client, 3 * N), 3 * N);
+		ck_assert_uint_eq(TF_CTR_WAIT(s, pkts_to_client, 3 * N), 3 * N);
 		close(pfd);
 		tc_close(&a);
 		tc_close(&b);
@@ -465,12 +421,10 @@ int main(void)
 {
 	Suite *s = suite_create("turn_hairpin");
 	TCase *tc = tcase_create("turn_hairpin");
-	const char *base = getenv("TINCAN_TEST_PORT_BASE");
 	SRunner *sr;
 	int failed;
 
-	if (base && atoi(base) >= 1024 && atoi(base) <= 64000)
-		port_base = (uint16_t)(atoi(base) + 300);
+	port_base = tf_port_base(300);
 	log_set_level(LOGL_WARN);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_equivalent_udp);

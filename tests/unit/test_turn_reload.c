@@ -17,6 +17,7 @@
 #include "turn/turn.h"
 #include "turn/turn_priv.h"
 #include "turnclient.h"
+#include "turnfixture.h"
 
 static uint16_t port_base = 25700;
 #define PORT port_base
@@ -28,29 +29,12 @@ static struct config_user both[] = {
 	{ .name = "demo", .password = "demo" },
 	{ .name = "alice", .password = "wonderland" },
 };
-static struct cidr allow_loopback[1];
-
-/* A loopback config with @workers workers, static users demo and alice, peers on 127.0.0.0/8
- * allowed (nothing denied), no quota and no allocation limit. */
+/* A loopback config with @workers workers, static users demo and alice, loopback peers allowed
+ * (nothing denied), no quota and no allocation limit. */
 static void config_make(struct config *c, unsigned workers)
 {
-	memset(c, 0, sizeof(*c));
-	ck_assert_int_eq(addr_parse_ip("127.0.0.1", PORT, &c->turn.listen), 0);
-	c->turn.listens[0] = c->turn.listen;
-	c->turn.n_listen = 1;
-	ck_assert_int_eq(addr_parse_ip("127.0.0.1", 0, &c->turn.relay_ip), 0);
-	c->turn.relay_v4 = c->turn.relay_ip;
-	c->turn.relay_port_min = RELAY_MIN;
-	c->turn.relay_port_max = RELAY_MAX;
-	strcpy(c->turn.realm, "tincan.test");
-	ck_assert_int_eq(cred_secret_random(&c->turn.secret), 0);
-	c->turn.users = both;
-	c->turn.n_users = 2;
-	c->turn.workers = workers;
+	tf_config(c, PORT, RELAY_MIN, RELAY_MAX, both, 2, workers);
 	c->turn.max_connections = 100;
-	ck_assert_int_eq(cidr_parse("127.0.0.0/8", &allow_loopback[0]), 0);
-	c->turn.peers.allow = allow_loopback;
-	c->turn.peers.n_allow = 1;
 }
 
 static void add_lifetime(struct stun_builder *b, void *arg)
@@ -175,12 +159,10 @@ int main(void)
 {
 	Suite *s = suite_create("turn_reload");
 	TCase *tc = tcase_create("turn_reload");
-	const char *base = getenv("TINCAN_TEST_PORT_BASE");
 	SRunner *sr;
 	int failed;
 
-	if (base && atoi(base) >= 1024 && atoi(base) <= 65000)
-		port_base = (uint16_t)(atoi(base) + 700);
+	port_base = tf_port_base(700);
 	log_set_level(LOGL_WARN);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_reload_limits);

@@ -28,6 +28,7 @@
 #include "turn/turn.h"
 #include "turn/turn_priv.h"
 #include "turnclient.h"
+#include "turnfixture.h"
 
 /* Ports: offsets from TINCAN_TEST_PORT_BASE (default 25000), + 500, clear of test_turn's. */
 static uint16_t port_base = 25500;
@@ -42,7 +43,6 @@ static uint16_t port_base = 25500;
 #define QUIET_MS 200
 
 static struct config_user users[] = { { .name = "demo", .password = "demo" } };
-static struct cidr allow_loopback[1];
 
 static struct config cfg;
 static struct turn_server *srv;
@@ -54,10 +54,7 @@ static char tls_dir[64];
 static void config_make(struct config *c, uint16_t udp, uint16_t tcp, uint16_t tls_port,
 			unsigned workers)
 {
-	memset(c, 0, sizeof(*c));
-	ck_assert_int_eq(addr_parse_ip("127.0.0.1", udp, &c->turn.listen), 0);
-	c->turn.listens[0] = c->turn.listen;
-	c->turn.n_listen = 1;
+	tf_config(c, udp, RELAY_MIN, RELAY_MAX, users, 1, workers);
 	if (tcp) {
 		ck_assert_int_eq(addr_parse_ip("127.0.0.1", tcp, &c->turn.tcp_listens[0]), 0);
 		c->turn.n_tcp_listen = 1;
@@ -66,19 +63,6 @@ static void config_make(struct config *c, uint16_t udp, uint16_t tcp, uint16_t t
 		ck_assert_int_eq(addr_parse_ip("127.0.0.1", tls_port, &c->turn.tls_listens[0]), 0);
 		c->turn.n_tls_listen = 1;
 	}
-	ck_assert_int_eq(addr_parse_ip("127.0.0.1", 0, &c->turn.relay_ip), 0);
-	c->turn.relay_v4 = c->turn.relay_ip;
-	c->turn.relay_port_min = RELAY_MIN;
-	c->turn.relay_port_max = RELAY_MAX;
-	strcpy(c->turn.realm, "tincan.test");
-	ck_assert_int_eq(cred_secret_random(&c->turn.secret), 0);
-	c->turn.users = users;
-	c->turn.n_users = 1;
-	c->turn.workers = workers;
-	c->turn.hairpin = true; /* the default of turn.hairpin */
-	ck_assert_int_eq(cidr_parse("127.0.0.0/8", &allow_loopback[0]), 0);
-	c->turn.peers.allow = allow_loopback;
-	c->turn.peers.n_allow = 1;
 }
 
 /* The test certificate, once per process (each test runs in its own fork). */
@@ -127,24 +111,6 @@ static struct turn_counters counters_of(struct turn_server *s)
 static struct turn_counters counters(void)
 {
 	return counters_of(srv);
-}
-
-/* Waits up to 2 s for counter @field of @s to become @want (up or down) and returns it. */
-#define CTR_WAIT(s, field, want) ctr_wait((s), offsetof(struct turn_counters, field), (want))
-
-static uint64_t ctr_wait(struct turn_server *s, size_t off, uint64_t want)
-{
-	struct turn_counters k;
-	uint64_t v = 0;
-
-	for (int i = 0; i < 200; i++) {
-		turn_server_counters(s, &k);
-		memcpy(&v, (const char *)&k + off, sizeof(v));
-		if (v == want)
-			break;
-		usleep(10000);
-	}
-	return v;
 }
 
 static void expect_peer_gets(int peer_fd, const struct sockaddr_storage *relayed, const void *want,
@@ -271,8 +237,8 @@ static void relay_both_ways(bool over_tls, uint16_t port)
 
 	/* The connection closes: its allocation goes with it, at once. */
 	tc_close(&c);
-	ck_assert_uint_eq(CTR_WAIT(srv, allocations_now, 0), 0);
-	ck_assert_uint_eq(CTR_WAIT(srv, streams_now, 0), 0);
+	ck_assert_uint_eq(TF_CTR_WAIT(srv, allocations_now, 0), 0);
+	ck_assert_uint_eq(TF_CTR_WAIT(srv, streams_now, 0), 0);
 	ck_assert_uint_eq(counters().permissions_now, 0);
 	ck_assert_uint_eq(counters().channels_now, 0);
 	close(pfd);
@@ -334,7 +300,7 @@ START_TEST(test_tcp_binding)
 	ck_assert_uint_eq(counters().streams_now, 1);
 	ck_assert_uint_eq(counters().streams_total, 1);
 	tc_close(&c);
-	ck_assert_uint_eq(CTR_WAIT(srv, streams_now, 0), 0);
+	ck_assert_uint_eq(TF_CTR_WAIT(srv, streams_now, 0), 0);
 }
 END_TEST
 
@@ -500,13 +466,13 @@ START_TEST(test_tcp_garbage_closes)
 	ck_assert_int_eq(tc_send_raw(&c, junk, sizeof(junk)), 0);
 	ck_assert(tc_closed_by_server(&c, 2000));
 	tc_close(&c);
-	ck_assert_uint_eq(CTR_WAIT(srv, malformed, 1), 1);
+	ck_assert_uint_eq(TF_CTR_WAIT(srv, malformed, 1), 1);
 
 	ck_assert_int_eq(tc_open_stream(&c, PORT_TCP, false, NULL, NULL), 0);
 	ck_assert_int_eq(tc_send_raw(&c, nocookie, sizeof(nocookie)), 0);
 	ck_assert(tc_closed_by_server(&c, 2000));
 	tc_close(&c);
-	ck_assert_uint_eq(CTR_WAIT(srv, malformed, 2), 2);
+	ck_assert_uint_eq(TF_CTR_WAIT(srv, malformed, 2), 2);
 
 	ck_assert_int_eq(tc_open_stream(&c, PORT_TCP, false, NULL, NULL), 0);
 	tc_random_tid(tid);
@@ -516,7 +482,7 @@ START_TEST(test_tcp_garbage_closes)
 	ck_assert_int_eq(expect_answer(&c, tid), STUN_CLASS_SUCCESS);
 	ck_assert(tc_closed_by_server(&c, 2000));
 	tc_close(&c);
-	ck_assert_uint_eq(CTR_WAIT(srv, streams_now, 0), 0);
+	ck_assert_uint_eq(TF_CTR_WAIT(srv, streams_now, 0), 0);
 }
 END_TEST
 
@@ -536,7 +502,7 @@ START_TEST(test_tcp_oversize_closes)
 	ck_assert_int_eq(tc_send_raw(&c, odd, sizeof(odd)), 0);
 	ck_assert(tc_closed_by_server(&c, 2000));
 	tc_close(&c);
-	ck_assert_uint_eq(CTR_WAIT(srv, malformed, 2), 2);
+	ck_assert_uint_eq(TF_CTR_WAIT(srv, malformed, 2), 2);
 }
 END_TEST
 
@@ -601,14 +567,14 @@ START_TEST(test_tcp_refresh_zero_keeps_connection)
 	ck_assert_int_eq(tc_allocate(&c, &r1), 0);
 	ck_assert_int_eq(tc_allocate(&c, NULL), 437);
 	ck_assert_int_eq(tc_request(&c, TURN_METHOD_REFRESH, add_lifetime_zero, NULL), 0);
-	ck_assert_uint_eq(CTR_WAIT(srv, allocations_now, 0), 0);
+	ck_assert_uint_eq(TF_CTR_WAIT(srv, allocations_now, 0), 0);
 	ck_assert_int_eq(tc_request(&c, STUN_METHOD_BINDING, NULL, NULL), 0);
 	ck_assert_uint_eq(counters().streams_now, 1);
 	ck_assert_int_eq(tc_allocate(&c, &r2), 0);
 	ck_assert_uint_eq(counters().allocations_now, 1);
 	ck_assert_uint_eq(counters().allocations_total, 2);
 	tc_close(&c);
-	ck_assert_uint_eq(CTR_WAIT(srv, allocations_now, 0), 0);
+	ck_assert_uint_eq(TF_CTR_WAIT(srv, allocations_now, 0), 0);
 }
 END_TEST
 
@@ -653,7 +619,7 @@ START_TEST(test_tcp_max_connections)
 	/* One closes: the slot is free again. */
 	tc_close(&c[0]);
 	tc_close(&c[3]);
-	ck_assert_uint_eq(CTR_WAIT(s, streams_now, 2), 2);
+	ck_assert_uint_eq(TF_CTR_WAIT(s, streams_now, 2), 2);
 	ck_assert_int_eq(tc_open_stream(&c[0], PORT_LIMIT, false, NULL, NULL), 0);
 	ck_assert_int_eq(tc_request(&c[0], STUN_METHOD_BINDING, NULL, NULL), 0);
 	for (int i = 0; i < 3; i++)
@@ -753,7 +719,7 @@ START_TEST(test_tcp_workers)
 	ck_assert_uint_eq(counters_of(s).allocations_now, 6);
 	for (int i = 0; i < 6; i++)
 		tc_close(&c[i]);
-	ck_assert_uint_eq(CTR_WAIT(s, allocations_now, 0), 0);
+	ck_assert_uint_eq(TF_CTR_WAIT(s, allocations_now, 0), 0);
 	close(pfd);
 	turn_server_stop(s);
 }
@@ -928,8 +894,8 @@ START_TEST(test_adopt_tcp)
 	expect_channel_frame(&c, 0x4000, "back", 4);
 	ck_assert_uint_eq(counters().streams_now, 1);
 	tc_close(&c);
-	ck_assert_uint_eq(CTR_WAIT(srv, allocations_now, 0), 0);
-	ck_assert_uint_eq(CTR_WAIT(srv, streams_now, 0), 0);
+	ck_assert_uint_eq(TF_CTR_WAIT(srv, allocations_now, 0), 0);
+	ck_assert_uint_eq(TF_CTR_WAIT(srv, streams_now, 0), 0);
 	close(pfd);
 }
 END_TEST
@@ -967,8 +933,8 @@ START_TEST(test_adopt_tls)
 	send_to(pfd, &relayed, "reply", 5);
 	expect_channel_frame(&c, 0x4000, "reply", 5);
 	tc_close(&c);
-	ck_assert_uint_eq(CTR_WAIT(srv, allocations_now, 0), 0);
-	ck_assert_uint_eq(CTR_WAIT(srv, streams_now, 0), 0);
+	ck_assert_uint_eq(TF_CTR_WAIT(srv, allocations_now, 0), 0);
+	ck_assert_uint_eq(TF_CTR_WAIT(srv, streams_now, 0), 0);
 	close(pfd);
 }
 END_TEST
@@ -995,14 +961,12 @@ int main(void)
 {
 	Suite *s = suite_create("turn_stream");
 	TCase *tc = tcase_create("turn_stream");
-	const char *base = getenv("TINCAN_TEST_PORT_BASE");
 	SRunner *sr;
 	int failed;
 
 	/* OpenSSL writes to sockets with write(): a peer that is gone must not kill the test. */
 	signal(SIGPIPE, SIG_IGN);
-	if (base && atoi(base) >= 1024 && atoi(base) <= 65000)
-		port_base = (uint16_t)(atoi(base) + 500);
+	port_base = tf_port_base(500);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_frame_len);

@@ -1,0 +1,43 @@
+/*
+ * turnfixture: the relay side of the TURN unit tests (test_turn, test_turn_stream,
+ * test_turn_hairpin, test_turn_reload): a loopback configuration, waiting for a counter, and the
+ * port base. The client side is turnclient.h.
+ */
+#ifndef TINCAN_TESTS_TURNFIXTURE_H
+#define TINCAN_TESTS_TURNFIXTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "turn/turn.h"
+
+/*
+ * Fills @c (zeroed first) for a relay on loopback: UDP on 127.0.0.1:@udp, relayed addresses on
+ * 127.0.0.1 ports [@relay_min, @relay_max] (host order, inclusive), realm "tincan.test", a random
+ * REST secret, the @n_users static @users (kept by pointer: they must outlive the server),
+ * @workers worker threads, turn.hairpin on (its default), and peers on 127.0.0.0/8 and ::1
+ * allowed (turn_peer_check refuses loopback otherwise); no deny list. Fails the test on error.
+ */
+void tf_config(struct config *c, uint16_t udp, uint16_t relay_min, uint16_t relay_max,
+	       struct config_user *users, size_t n_users, unsigned workers);
+
+/* Adds the default deny list (peer_acl_default_deny: loopback, private ranges...) to @c, as a
+ * production config has it; with @deny_loopback also drops tf_config's loopback allow list, so
+ * loopback peers are refused. */
+void tf_config_deny_default(struct config *c, bool deny_loopback);
+
+/* Polls the counter at byte offset @off of struct turn_counters every 10 ms, for up to 2 s, until
+ * it equals @want; returns its last value. A worker counts a datagram just after sending it, so
+ * a test may see the datagram before the count. */
+uint64_t tf_counter_wait(struct turn_server *s, size_t off, uint64_t want);
+
+#define TF_CTR_WAIT(s, field, want) \
+	tf_counter_wait((s), offsetof(struct turn_counters, field), (want))
+
+/* The port base of a test: TINCAN_TEST_PORT_BASE + @offset if that is set to 1024..64000 (two
+ * checkouts testing at once), else 25000 + @offset. */
+uint16_t tf_port_base(unsigned offset);
+
+#endif
