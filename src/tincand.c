@@ -95,7 +95,7 @@ static void reload(struct signal_thread *st)
 	struct config *next = calloc(1, sizeof(*next));
 	struct config_changes ch;
 	struct retired *r;
-	char err[1024];
+	char err[1024] = "";
 	int rc;
 
 	if (!next) {
