@@ -102,29 +102,6 @@ static void client_allocated(struct tc *c, struct sockaddr_storage *relayed)
 	ck_assert_int_eq(tc_allocate(c, relayed), 0);
 }
 
-/* Waits for a Data indication on @c; checks its XOR-PEER-ADDRESS is @peer and DATA is @want. */
-static void expect_data_indication(struct tc *c, const struct sockaddr_storage *peer,
-				   const void *want, size_t want_len)
-{
-	struct sockaddr_storage from;
-	const struct stun_attr *a;
-	struct stun_msg m;
-	long n = tc_recv(c, 2000);
-
-	ck_assert_int_gt(n, 0);
-	ck_assert_int_eq(stun_msg_parse(&m, c->rbuf, (size_t)n), 0);
-	ck_assert_int_eq(m.method, TURN_METHOD_DATA);
-	ck_assert_int_eq(m.cls, STUN_CLASS_INDICATION);
-	a = stun_msg_attr(&m, TURN_ATTR_XOR_PEER_ADDRESS);
-	ck_assert_ptr_nonnull(a);
-	ck_assert_int_eq(stun_attr_xor_addr(&m, a, &from), 0);
-	ck_assert(addr_equal(&from, peer));
-	a = stun_msg_attr(&m, TURN_ATTR_DATA);
-	ck_assert_ptr_nonnull(a);
-	ck_assert_uint_eq(a->len, want_len);
-	ck_assert_mem_eq(a->val, want, want_len);
-}
-
 static void expect_peer_gets(int peer_fd, const struct sockaddr_storage *relayed, const void *want,
 			     size_t want_len)
 {
@@ -953,7 +930,7 @@ START_TEST(test_send_and_data_indication)
 	ck_assert_int_eq(tc_send_indication(&c, &peer, hello, sizeof(hello)), 0);
 	expect_peer_gets(pfd, &relayed, hello, sizeof(hello));
 	send_to(pfd, &relayed, reply, sizeof(reply));
-	expect_data_indication(&c, &peer, reply, sizeof(reply));
+	tf_expect_data_indication(&c, &peer, reply, sizeof(reply));
 	ck_assert_uint_eq(TF_CTR_WAIT(srv, pkts_to_client, 1), 1);
 	k = counters();
 	ck_assert_uint_eq(k.pkts_to_peer, 1);
@@ -999,7 +976,7 @@ START_TEST(test_permission_required)
 	ck_assert_int_eq(tc_send_indication(&c, &peers[1], "z", 1), 0);
 	expect_peer_gets(p1, &relayed, "z", 1);
 	send_to(po, &relayed, "w", 1); /* same IP, a port never named: permitted (RFC 8656 §9) */
-	expect_data_indication(&c, &other, "w", 1);
+	tf_expect_data_indication(&c, &other, "w", 1);
 	tc_close(&c);
 	close(p0);
 	close(p1);
@@ -1099,7 +1076,7 @@ START_TEST(test_timers_expire)
 	ck_assert_uint_eq(counters().permissions_now, 1); /* one IP: 127.0.0.1 */
 	ck_assert_uint_eq(counters().channels_now, 1);
 	send_to(pfd, &relayed, msg, sizeof(msg));
-	expect_data_indication(&c, &p, msg, sizeof(msg));
+	tf_expect_data_indication(&c, &p, msg, sizeof(msg));
 	ck_assert_int_eq(tc_send_channel(&c, 0x4000, msg, sizeof(msg)), 0);
 	expect_peer_gets(qfd, &relayed, msg, sizeof(msg));
 
@@ -1146,7 +1123,7 @@ START_TEST(test_timer_refresh)
 	usleep(3300000);                            /* 5.3 s: the first timer would have fired */
 	ck_assert_uint_eq(counters().permissions_now, 1);
 	send_to(pfd, &relayed, "x", 1);
-	expect_data_indication(&c, &p, "x", 1);
+	tf_expect_data_indication(&c, &p, "x", 1);
 	ck_assert_uint_eq(CTR_UNTIL(permissions_now, 0, 4000), 0);
 	turn_server_set_lifetimes(srv, 0, 0, 0, 0);
 	tc_close(&c);
@@ -1365,7 +1342,7 @@ START_TEST(test_ipv6_relay)
 	ck_assert_int_eq(tc_send_indication(&c, &peer, "six", 3), 0);
 	expect_peer_gets(pfd, &relayed[0], "six", 3);
 	send_to(pfd, &relayed[0], "back", 4);
-	expect_data_indication(&c, &peer, "back", 4);
+	tf_expect_data_indication(&c, &peer, "back", 4);
 	ck_assert_int_eq(tc_channel_bind(&c, 0x4001, &peer), 0);
 	ck_assert_int_eq(tc_send_channel(&c, 0x4001, "chan6", 5), 0);
 	expect_peer_gets(pfd, &relayed[0], "chan6", 5);
@@ -1422,7 +1399,7 @@ START_TEST(test_dual_stack)
 	ck_assert_int_eq(tc_send_channel(&c, 0x4000, "six", 3), 0);
 	expect_peer_gets(f6, &relayed[1], "six", 3);
 	send_to(f4, &relayed[0], "from4", 5);
-	expect_data_indication(&c, &p4, "from4", 5);
+	tf_expect_data_indication(&c, &p4, "from4", 5);
 
 	ck_assert_int_eq(tc_request(&c, TURN_METHOD_REFRESH, add_u32x2, drop6), 0);
 	turn_server_counters(s, &k);
@@ -1673,7 +1650,7 @@ START_TEST(test_peer_self)
 	ck_assert_int_eq(tc_channel_bind(&a, 0x4001, &rb), 0);
 	ck_assert_int_eq(tc_permission(&b, &ra), 0);
 	ck_assert_int_eq(tc_send_channel(&a, 0x4001, "relay to relay", 14), 0);
-	expect_data_indication(&b, &ra, "relay to relay", 14);
+	tf_expect_data_indication(&b, &ra, "relay to relay", 14);
 	ck_assert_int_eq(tc_send_indication(&b, &ra, "and back", 8), 0);
 	n = tc_recv(&a, 2000);
 	ck_assert_int_eq(n, TURN_CHANNELDATA_HDR + 8);

@@ -148,29 +148,6 @@ static void expect_channel_frame(struct tc *c, uint16_t num, const void *want, s
 		ck_assert_uint_eq(c->rbuf[i], 0);
 }
 
-/* Waits for a Data indication on @c from @peer with @want. */
-static void expect_data_indication(struct tc *c, const struct sockaddr_storage *peer,
-				   const void *want, size_t want_len)
-{
-	struct sockaddr_storage from;
-	const struct stun_attr *a;
-	struct stun_msg m;
-	long n = tc_recv(c, 2000);
-
-	ck_assert_int_gt(n, 0);
-	ck_assert_int_eq(stun_msg_parse(&m, c->rbuf, (size_t)n), 0);
-	ck_assert_int_eq(m.method, TURN_METHOD_DATA);
-	ck_assert_int_eq(m.cls, STUN_CLASS_INDICATION);
-	a = stun_msg_attr(&m, TURN_ATTR_XOR_PEER_ADDRESS);
-	ck_assert_ptr_nonnull(a);
-	ck_assert_int_eq(stun_attr_xor_addr(&m, a, &from), 0);
-	ck_assert(addr_equal(&from, peer));
-	a = stun_msg_attr(&m, TURN_ATTR_DATA);
-	ck_assert_ptr_nonnull(a);
-	ck_assert_uint_eq(a->len, want_len);
-	ck_assert_mem_eq(a->val, want, want_len);
-}
-
 /* A request message of @method with @tid, no attributes but FINGERPRINT, into @buf; its length. */
 static size_t request_bytes(uint8_t *buf, size_t cap, uint16_t method, const uint8_t *tid)
 {
@@ -223,7 +200,7 @@ static void relay_both_ways(bool over_tls, uint16_t port)
 	ck_assert_int_eq(tc_send_indication(&c, &peer, hi, sizeof(hi)), 0);
 	expect_peer_gets(pfd, &relayed, hi, sizeof(hi));
 	send_to(pfd, &relayed, back, sizeof(back));
-	expect_data_indication(&c, &peer, back, sizeof(back));
+	tf_expect_data_indication(&c, &peer, back, sizeof(back));
 
 	ck_assert_int_eq(tc_channel_bind(&c, 0x4001, &peer), 0);
 	ck_assert_int_eq(tc_send_channel(&c, 0x4001, odd, 5), 0); /* 5 bytes: 3 of padding */

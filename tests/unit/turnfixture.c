@@ -1,4 +1,4 @@
-/* The relay side of the TURN unit tests: see turnfixture.h. */
+/* The relay side of the TURN unit tests, and checks both sides share: see turnfixture.h. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +65,28 @@ uint64_t tf_counter_wait(struct turn_server *s, size_t off, uint64_t want)
 		usleep(10000);
 	}
 	return v;
+}
+
+void tf_expect_data_indication(struct tc *c, const struct sockaddr_storage *peer,
+			       const void *want, size_t want_len)
+{
+	struct sockaddr_storage from;
+	const struct stun_attr *a;
+	struct stun_msg m;
+	long n = tc_recv(c, 2000);
+
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(stun_msg_parse(&m, c->rbuf, (size_t)n), 0);
+	ck_assert_int_eq(m.method, TURN_METHOD_DATA);
+	ck_assert_int_eq(m.cls, STUN_CLASS_INDICATION);
+	a = stun_msg_attr(&m, TURN_ATTR_XOR_PEER_ADDRESS);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(stun_attr_xor_addr(&m, a, &from), 0);
+	ck_assert(addr_equal(&from, peer));
+	a = stun_msg_attr(&m, TURN_ATTR_DATA);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->len, want_len);
+	ck_assert_mem_eq(a->val, want, want_len);
 }
 
 uint16_t tf_port_base(unsigned offset)

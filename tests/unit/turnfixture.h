@@ -1,7 +1,7 @@
 /*
  * turnfixture: the relay side of the TURN unit tests (test_turn, test_turn_stream,
- * test_turn_hairpin, test_turn_reload): a loopback configuration, waiting for a counter, and the
- * port base. The client side is turnclient.h.
+ * test_turn_hairpin, test_turn_reload): a loopback configuration, waiting for a counter, checking
+ * a Data indication, and the port base. The client side is turnclient.h.
  */
 #ifndef TINCAN_TESTS_TURNFIXTURE_H
 #define TINCAN_TESTS_TURNFIXTURE_H
@@ -12,6 +12,7 @@
 
 #include "core/config.h"
 #include "turn/turn.h"
+#include "turnclient.h"
 
 /*
  * Fills @c (zeroed first) for a relay on loopback: UDP on 127.0.0.1:@udp, relayed addresses on
@@ -35,6 +36,11 @@ uint64_t tf_counter_wait(struct turn_server *s, size_t off, uint64_t want);
 
 #define TF_CTR_WAIT(s, field, want) \
 	tf_counter_wait((s), offsetof(struct turn_counters, field), (want))
+
+/* Waits up to 2 s for a Data indication on @c and checks it (the test fails otherwise): its
+ * XOR-PEER-ADDRESS is @peer and its DATA the @want_len bytes of @want (RFC 8656 §11.6). */
+void tf_expect_data_indication(struct tc *c, const struct sockaddr_storage *peer,
+			       const void *want, size_t want_len);
 
 /* The port base of a test: TINCAN_TEST_PORT_BASE + @offset if that is set to 1024..64000 (two
  * checkouts testing at once), else 25000 + @offset. */
