@@ -102,24 +102,6 @@ static void client_allocated(struct tc *c, struct sockaddr_storage *relayed)
 	ck_assert_int_eq(tc_allocate(c, relayed), 0);
 }
 
-static void expect_peer_gets(int peer_fd, const struct sockaddr_storage *relayed, const void *want,
-			     size_t want_len)
-{
-	uint8_t buf[2048];
-	struct sockaddr_storage from;
-	long n = udp_recv(peer_fd, buf, sizeof(buf), &from, 2000);
-
-	ck_assert_int_eq(n, (long)want_len);
-	ck_assert_mem_eq(buf, want, want_len);
-	ck_assert(addr_equal(&from, relayed));
-}
-
-static void send_to(int fd, const struct sockaddr_storage *to, const void *buf, size_t len)
-{
-	ck_assert_int_eq(sendto(fd, buf, len, 0, (const struct sockaddr *)to, addr_len(to)),
-			 (ssize_t)len);
-}
-
 static void add_u32(struct stun_builder *b, void *arg)
 {
 	const uint32_t *tv = arg; /* type, value */
@@ -928,8 +910,8 @@ START_TEST(test_send_and_data_indication)
 	client_allocated(&c, &relayed);
 	ck_assert_int_eq(tc_permission(&c, &peer), 0);
 	ck_assert_int_eq(tc_send_indication(&c, &peer, hello, sizeof(hello)), 0);
-	expect_peer_gets(pfd, &relayed, hello, sizeof(hello));
-	send_to(pfd, &relayed, reply, sizeof(reply));
+	tf_expect_peer_gets(pfd, &relayed, hello, sizeof(hello));
+	tf_send_to(pfd, &relayed, reply, sizeof(reply));
 	tf_expect_data_indication(&c, &peer, reply, sizeof(reply));
 	ck_assert_uint_eq(TF_CTR_WAIT(srv, pkts_to_client, 1), 1);
 	k = counters();
@@ -964,7 +946,7 @@ START_TEST(test_permission_required)
 	client_allocated(&c, &relayed);
 	ck_assert_int_eq(tc_send_indication(&c, &peers[0], "x", 1), 0);
 	ck_assert_int_eq(udp_recv(p0, buf, sizeof(buf), NULL, QUIET_MS), -ETIMEDOUT);
-	send_to(p0, &relayed, "y", 1);
+	tf_send_to(p0, &relayed, "y", 1);
 	ck_assert_int_eq(tc_recv(&c, QUIET_MS), -ETIMEDOUT);
 
 	/* The default deny list still refuses 10/8 while loopback is allowed. */
@@ -974,8 +956,8 @@ START_TEST(test_permission_required)
 	ck_assert_int_eq(tc_request(&c, TURN_METHOD_CREATE_PERMISSION, add_two_peers, peers), 0);
 	ck_assert_uint_eq(counters().permissions_now, 1); /* same IP, ports ignored */
 	ck_assert_int_eq(tc_send_indication(&c, &peers[1], "z", 1), 0);
-	expect_peer_gets(p1, &relayed, "z", 1);
-	send_to(po, &relayed, "w", 1); /* same IP, a port never named: permitted (RFC 8656 §9) */
+	tf_expect_peer_gets(p1, &relayed, "z", 1);
+	tf_send_to(po, &relayed, "w", 1); /* same IP, a port never named: permitted (RFC 8656 §9) */
 	tf_expect_data_indication(&c, &other, "w", 1);
 	tc_close(&c);
 	close(p0);
@@ -1001,9 +983,9 @@ START_TEST(test_channel_data)
 	ck_assert_uint_eq(counters().channels_now, 1);
 	ck_assert_uint_eq(counters().permissions_now, 1);
 	ck_assert_int_eq(tc_send_channel(&c, 0x4000, up, sizeof(up)), 0);
-	expect_peer_gets(pfd, &relayed, up, sizeof(up));
+	tf_expect_peer_gets(pfd, &relayed, up, sizeof(up));
 
-	send_to(pfd, &relayed, down, sizeof(down));
+	tf_send_to(pfd, &relayed, down, sizeof(down));
 	n = tc_recv(&c, 2000);
 	ck_assert_int_eq(n, (long)(TURN_CHANNELDATA_HDR + sizeof(down)));
 	ck_assert_int_eq(turn_channeldata_parse(c.rbuf, (size_t)n, &num, &data, &dlen), 0);
@@ -1075,15 +1057,15 @@ START_TEST(test_timers_expire)
 	ck_assert_int_eq(tc_channel_bind(&c, 0x4000, &q), 0);
 	ck_assert_uint_eq(counters().permissions_now, 1); /* one IP: 127.0.0.1 */
 	ck_assert_uint_eq(counters().channels_now, 1);
-	send_to(pfd, &relayed, msg, sizeof(msg));
+	tf_send_to(pfd, &relayed, msg, sizeof(msg));
 	tf_expect_data_indication(&c, &p, msg, sizeof(msg));
 	ck_assert_int_eq(tc_send_channel(&c, 0x4000, msg, sizeof(msg)), 0);
-	expect_peer_gets(qfd, &relayed, msg, sizeof(msg));
+	tf_expect_peer_gets(qfd, &relayed, msg, sizeof(msg));
 
 	/* Permission and channel expire after 1-2 s. */
 	ck_assert_uint_eq(CTR_UNTIL(channels_now, 0, 4000), 0);
 	ck_assert_uint_eq(CTR_UNTIL(permissions_now, 0, 4000), 0);
-	send_to(pfd, &relayed, msg, sizeof(msg));
+	tf_send_to(pfd, &relayed, msg, sizeof(msg));
 	ck_assert_int_eq(tc_recv(&c, QUIET_MS), -ETIMEDOUT);
 	ck_assert_int_eq(tc_send_channel(&c, 0x4000, msg, sizeof(msg)), 0);
 	ck_assert_int_eq(udp_recv(qfd, c.rbuf, sizeof(c.rbuf), NULL, QUIET_MS), -ETIMEDOUT);
@@ -1122,7 +1104,7 @@ START_TEST(test_timer_refresh)
 	ck_assert_int_eq(tc_permission(&c, &p), 0); /* now due at 6 s */
 	usleep(3300000);                            /* 5.3 s: the first timer would have fired */
 	ck_assert_uint_eq(counters().permissions_now, 1);
-	send_to(pfd, &relayed, "x", 1);
+	tf_send_to(pfd, &relayed, "x", 1);
 	tf_expect_data_indication(&c, &p, "x", 1);
 	ck_assert_uint_eq(CTR_UNTIL(permissions_now, 0, 4000), 0);
 	turn_server_set_lifetimes(srv, 0, 0, 0, 0);
@@ -1214,7 +1196,7 @@ START_TEST(test_workers)
 		ck_assert_uint_le(addr_port(&relayed), RELAY_MIN + 9);
 		ck_assert_int_eq(tc_channel_bind(&c[i], 0x4000, &peer), 0);
 		ck_assert_int_eq(tc_send_channel(&c[i], 0x4000, msg, strlen(msg)), 0);
-		expect_peer_gets(pfd, &relayed, msg, strlen(msg));
+		tf_expect_peer_gets(pfd, &relayed, msg, strlen(msg));
 	}
 	ck_assert_uint_eq(TF_CTR_WAIT(s, pkts_to_peer, 6), 6);
 	turn_server_counters(s, &k);
@@ -1291,7 +1273,7 @@ START_TEST(test_icmp)
 	ck_assert_int_eq(tc_send_indication(&c, &dead, "void", 4), 0);
 	usleep(50000); /* the ICMP is back: the relay socket holds its error */
 	ck_assert_int_eq(tc_send_indication(&c, &live, "alive", 5), 0);
-	expect_peer_gets(lfd, &relayed[0], "alive", 5);
+	tf_expect_peer_gets(lfd, &relayed[0], "alive", 5);
 	tc_close(&c);
 
 	config_make_v6(&cf, PORT_V6, none, 0);
@@ -1340,13 +1322,13 @@ START_TEST(test_ipv6_relay)
 	ck_assert_int_eq(tc_channel_bind(&c, 0x4000, &peer4), 443);
 	ck_assert_int_eq(tc_permission(&c, &peer), 0);
 	ck_assert_int_eq(tc_send_indication(&c, &peer, "six", 3), 0);
-	expect_peer_gets(pfd, &relayed[0], "six", 3);
-	send_to(pfd, &relayed[0], "back", 4);
+	tf_expect_peer_gets(pfd, &relayed[0], "six", 3);
+	tf_send_to(pfd, &relayed[0], "back", 4);
 	tf_expect_data_indication(&c, &peer, "back", 4);
 	ck_assert_int_eq(tc_channel_bind(&c, 0x4001, &peer), 0);
 	ck_assert_int_eq(tc_send_channel(&c, 0x4001, "chan6", 5), 0);
-	expect_peer_gets(pfd, &relayed[0], "chan6", 5);
-	send_to(pfd, &relayed[0], "down6", 5);
+	tf_expect_peer_gets(pfd, &relayed[0], "chan6", 5);
+	tf_send_to(pfd, &relayed[0], "down6", 5);
 	n = tc_recv(&c, 2000);
 	ck_assert_int_eq(turn_channeldata_parse(c.rbuf, (size_t)n, &num, &data, &dlen), 0);
 	ck_assert_uint_eq(num, 0x4001);
@@ -1357,7 +1339,7 @@ START_TEST(test_ipv6_relay)
 	ck_assert_int_eq(relayed[1].ss_family, AF_INET);
 	ck_assert_int_eq(tc_permission(&c6, &peer4), 0);
 	ck_assert_int_eq(tc_send_indication(&c6, &peer4, "over v6", 7), 0);
-	expect_peer_gets(p4, &relayed[1], "over v6", 7);
+	tf_expect_peer_gets(p4, &relayed[1], "over v6", 7);
 	tc_close(&c);
 	tc_close(&c6);
 	close(pfd);
@@ -1395,10 +1377,10 @@ START_TEST(test_dual_stack)
 	ck_assert_int_eq(tc_permission(&c, &p4), 0);
 	ck_assert_int_eq(tc_channel_bind(&c, 0x4000, &p6), 0);
 	ck_assert_int_eq(tc_send_indication(&c, &p4, "four", 4), 0);
-	expect_peer_gets(f4, &relayed[0], "four", 4);
+	tf_expect_peer_gets(f4, &relayed[0], "four", 4);
 	ck_assert_int_eq(tc_send_channel(&c, 0x4000, "six", 3), 0);
-	expect_peer_gets(f6, &relayed[1], "six", 3);
-	send_to(f4, &relayed[0], "from4", 5);
+	tf_expect_peer_gets(f6, &relayed[1], "six", 3);
+	tf_send_to(f4, &relayed[0], "from4", 5);
 	tf_expect_data_indication(&c, &p4, "from4", 5);
 
 	ck_assert_int_eq(tc_request(&c, TURN_METHOD_REFRESH, add_u32x2, drop6), 0);
@@ -1407,7 +1389,7 @@ START_TEST(test_dual_stack)
 	ck_assert_uint_eq(k.channels_now, 0);
 	ck_assert_int_eq(tc_permission(&c, &p6), 443);
 	ck_assert_int_eq(tc_send_indication(&c, &p4, "still", 5), 0);
-	expect_peer_gets(f4, &relayed[0], "still", 5);
+	tf_expect_peer_gets(f4, &relayed[0], "still", 5);
 	ck_assert_int_eq(tc_request(&c, TURN_METHOD_REFRESH, add_u32x2, drop6), 443);
 	ck_assert_int_eq(tc_request(&c, TURN_METHOD_REFRESH, add_u32x2, drop4), 0);
 	turn_server_counters(s, &k);
@@ -1574,7 +1556,7 @@ START_TEST(test_peer_table)
 
 	ck_assert_int_eq(tc_permission(&c, &ok), 0);
 	ck_assert_int_eq(tc_send_indication(&c, &ok, "fine", 4), 0);
-	expect_peer_gets(okfd, &relayed, "fine", 4);
+	tf_expect_peer_gets(okfd, &relayed, "fine", 4);
 	tc_close(&c);
 	close(okfd);
 	turn_server_stop(s);
@@ -1777,7 +1759,7 @@ START_TEST(test_bandwidth_cap)
 	while (udp_recv(pfd, buf, sizeof(buf), NULL, QUIET_MS) > 0)
 		got_peer++;
 	for (int i = 0; i < 100; i++) {
-		send_to(pfd, &relayed, blob, sizeof(blob));
+		tf_send_to(pfd, &relayed, blob, sizeof(blob));
 		if (i % 20 == 19)
 			usleep(1000); /* let the relay drain: the socket buffer must not be the limit */
 	}

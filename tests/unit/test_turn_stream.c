@@ -113,24 +113,6 @@ static struct turn_counters counters(void)
 	return counters_of(srv);
 }
 
-static void expect_peer_gets(int peer_fd, const struct sockaddr_storage *relayed, const void *want,
-			     size_t want_len)
-{
-	uint8_t buf[2048];
-	struct sockaddr_storage from;
-	long n = udp_recv(peer_fd, buf, sizeof(buf), &from, 2000);
-
-	ck_assert_int_eq(n, (long)want_len);
-	ck_assert_mem_eq(buf, want, want_len);
-	ck_assert(addr_equal(&from, relayed));
-}
-
-static void send_to(int fd, const struct sockaddr_storage *to, const void *buf, size_t len)
-{
-	ck_assert_int_eq(sendto(fd, buf, len, 0, (const struct sockaddr *)to, addr_len(to)),
-			 (ssize_t)len);
-}
-
 /* Waits for a ChannelData frame on @c: channel @num, data @want, zero padding to a multiple of 4
  * (RFC 8656 §12.5). */
 static void expect_channel_frame(struct tc *c, uint16_t num, const void *want, size_t want_len)
@@ -198,18 +180,18 @@ static void relay_both_ways(bool over_tls, uint16_t port)
 
 	ck_assert_int_eq(tc_permission(&c, &peer), 0);
 	ck_assert_int_eq(tc_send_indication(&c, &peer, hi, sizeof(hi)), 0);
-	expect_peer_gets(pfd, &relayed, hi, sizeof(hi));
-	send_to(pfd, &relayed, back, sizeof(back));
+	tf_expect_peer_gets(pfd, &relayed, hi, sizeof(hi));
+	tf_send_to(pfd, &relayed, back, sizeof(back));
 	tf_expect_data_indication(&c, &peer, back, sizeof(back));
 
 	ck_assert_int_eq(tc_channel_bind(&c, 0x4001, &peer), 0);
 	ck_assert_int_eq(tc_send_channel(&c, 0x4001, odd, 5), 0); /* 5 bytes: 3 of padding */
-	expect_peer_gets(pfd, &relayed, odd, 5);
+	tf_expect_peer_gets(pfd, &relayed, odd, 5);
 	ck_assert_int_eq(tc_send_channel(&c, 0x4001, hi, 8), 0); /* no padding */
-	expect_peer_gets(pfd, &relayed, hi, 8);
-	send_to(pfd, &relayed, odd, 5);
+	tf_expect_peer_gets(pfd, &relayed, hi, 8);
+	tf_send_to(pfd, &relayed, odd, 5);
 	expect_channel_frame(&c, 0x4001, odd, 5);
-	send_to(pfd, &relayed, back, 4);
+	tf_send_to(pfd, &relayed, back, 4);
 	expect_channel_frame(&c, 0x4001, back, 4);
 
 	/* The connection closes: its allocation goes with it, at once. */
@@ -381,8 +363,8 @@ START_TEST(test_tcp_many_frames_one_write)
 
 	ck_assert_int_eq(expect_answer(&c, tid1), STUN_CLASS_SUCCESS);
 	ck_assert_int_eq(expect_answer(&c, tid2), STUN_CLASS_SUCCESS);
-	expect_peer_gets(pfd, &relayed, "abc", 3);
-	expect_peer_gets(pfd, &relayed, "defg", 4);
+	tf_expect_peer_gets(pfd, &relayed, "abc", 3);
+	tf_expect_peer_gets(pfd, &relayed, "defg", 4);
 	tc_close(&c);
 	close(pfd);
 }
@@ -420,7 +402,7 @@ START_TEST(test_tcp_split_bytes)
 		ck_assert_int_eq(tc_send_raw(&c, frame + i, 1), 0);
 		usleep(2000);
 	}
-	expect_peer_gets(pfd, &relayed, "sliced", 6);
+	tf_expect_peer_gets(pfd, &relayed, "sliced", 6);
 	ck_assert_uint_eq(counters().malformed, 0);
 	tc_close(&c);
 	close(pfd);
@@ -625,7 +607,7 @@ static void slow_reader(bool over_tls, uint16_t port)
 		for (int i = 0; i < 200; i++) {
 			sent++;
 			memcpy(pkt, &sent, sizeof(sent));
-			send_to(pfd, &relayed, pkt, sizeof(pkt));
+			tf_send_to(pfd, &relayed, pkt, sizeof(pkt));
 		}
 		usleep(1000);
 	}
@@ -689,8 +671,8 @@ START_TEST(test_tcp_workers)
 		ck_assert_int_eq(tc_allocate(&c[i], &relayed), 0);
 		ck_assert_int_eq(tc_channel_bind(&c[i], 0x4000, &peer), 0);
 		ck_assert_int_eq(tc_send_channel(&c[i], 0x4000, msg, strlen(msg)), 0);
-		expect_peer_gets(pfd, &relayed, msg, strlen(msg));
-		send_to(pfd, &relayed, msg, strlen(msg));
+		tf_expect_peer_gets(pfd, &relayed, msg, strlen(msg));
+		tf_send_to(pfd, &relayed, msg, strlen(msg));
 		expect_channel_frame(&c[i], 0x4000, msg, strlen(msg));
 	}
 	ck_assert_uint_eq(counters_of(s).allocations_now, 6);
@@ -866,8 +848,8 @@ START_TEST(test_adopt_tcp)
 	ck_assert_int_eq(tc_allocate(&c, &relayed), 0);
 	ck_assert_int_eq(tc_channel_bind(&c, 0x4000, &peer), 0);
 	ck_assert_int_eq(tc_send_channel(&c, 0x4000, "adopted", 7), 0);
-	expect_peer_gets(pfd, &relayed, "adopted", 7);
-	send_to(pfd, &relayed, "back", 4);
+	tf_expect_peer_gets(pfd, &relayed, "adopted", 7);
+	tf_send_to(pfd, &relayed, "back", 4);
 	expect_channel_frame(&c, 0x4000, "back", 4);
 	ck_assert_uint_eq(counters().streams_now, 1);
 	tc_close(&c);
@@ -906,8 +888,8 @@ START_TEST(test_adopt_tls)
 	ck_assert_int_eq(tc_allocate(&c, &relayed), 0);
 	ck_assert_int_eq(tc_channel_bind(&c, 0x4000, &peer), 0);
 	ck_assert_int_eq(tc_send_channel(&c, 0x4000, "secret", 6), 0);
-	expect_peer_gets(pfd, &relayed, "secret", 6);
-	send_to(pfd, &relayed, "reply", 5);
+	tf_expect_peer_gets(pfd, &relayed, "secret", 6);
+	tf_send_to(pfd, &relayed, "reply", 5);
 	expect_channel_frame(&c, 0x4000, "reply", 5);
 	tc_close(&c);
 	ck_assert_uint_eq(TF_CTR_WAIT(srv, allocations_now, 0), 0);

@@ -2,6 +2,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/addr.h"
@@ -87,6 +88,24 @@ void tf_expect_data_indication(struct tc *c, const struct sockaddr_storage *peer
 	ck_assert_ptr_nonnull(a);
 	ck_assert_uint_eq(a->len, want_len);
 	ck_assert_mem_eq(a->val, want, want_len);
+}
+
+void tf_expect_peer_gets(int peer_fd, const struct sockaddr_storage *relayed, const void *want,
+			 size_t want_len)
+{
+	uint8_t buf[2048];
+	struct sockaddr_storage from;
+	long n = udp_recv(peer_fd, buf, sizeof(buf), &from, 2000);
+
+	ck_assert_int_eq(n, (long)want_len);
+	ck_assert_mem_eq(buf, want, want_len);
+	ck_assert(addr_equal(&from, relayed));
+}
+
+void tf_send_to(int fd, const struct sockaddr_storage *to, const void *buf, size_t len)
+{
+	ck_assert_int_eq(sendto(fd, buf, len, 0, (const struct sockaddr *)to, addr_len(to)),
+			 (ssize_t)len);
 }
 
 uint16_t tf_port_base(unsigned offset)

@@ -1,7 +1,7 @@
 /*
  * turnfixture: the relay side of the TURN unit tests (test_turn, test_turn_stream,
  * test_turn_hairpin, test_turn_reload): a loopback configuration, waiting for a counter, checking
- * a Data indication, and the port base. The client side is turnclient.h.
+ * what a client or a peer receives, and the port base. The client side is turnclient.h.
  */
 #ifndef TINCAN_TESTS_TURNFIXTURE_H
 #define TINCAN_TESTS_TURNFIXTURE_H
@@ -41,6 +41,14 @@ uint64_t tf_counter_wait(struct turn_server *s, size_t off, uint64_t want);
  * XOR-PEER-ADDRESS is @peer and its DATA the @want_len bytes of @want (RFC 8656 §11.6). */
 void tf_expect_data_indication(struct tc *c, const struct sockaddr_storage *peer,
 			       const void *want, size_t want_len);
+
+/* Waits up to 2 s for a datagram on the peer's UDP socket @peer_fd and checks it (the test fails
+ * otherwise): the @want_len bytes of @want, sent from @relayed (the allocation's relayed address). */
+void tf_expect_peer_gets(int peer_fd, const struct sockaddr_storage *relayed, const void *want,
+			 size_t want_len);
+
+/* Sends the @len bytes of @buf from UDP socket @fd to @to; the test fails if not all are sent. */
+void tf_send_to(int fd, const struct sockaddr_storage *to, const void *buf, size_t len);
 
 /* The port base of a test: TINCAN_TEST_PORT_BASE + @offset if that is set to 1024..64000 (two
  * checkouts testing at once), else 25000 + @offset. */
