@@ -1,7 +1,8 @@
 #!/bin/bash
 # Pins: a start / use / SIGTERM cycle of tincand exits 0 with every thread joined and no memory
 # leaked (valgrind memcheck, or LeakSanitizer in a --enable-sanitizers build; definite and
-# indirect leaks are errors), with lws on the epoll (libev) loop; SIGINT stops it too; a busy
+# indirect leaks are errors), with lws on the epoll (libev) loop; the descriptor table is sized
+# at start; SIGINT stops it too; a busy
 # listen port makes start fail cleanly with status 1.
 set -u
 . "$TOP_SRCDIR/tests/lib.sh"
@@ -39,6 +40,16 @@ TINCAND_WRAPPER=(env)
 
 # SIGINT also stops it cleanly.
 start_tincand "$conf" || exit 1
+# The descriptor table was sized at start for every relay port (500 here), the TURN connections
+# (max_connections, 4096 by default) and 1,024 more, within the soft RLIMIT_NOFILE: a worker
+# that opens a relay socket never waits for the kernel to grow it (an RCU grace period each
+# time, 5-10 ms here). The kernel rounds the size up to a power of two.
+want=$((500 + 4096 + 1024)); lim=$(ulimit -Sn)
+[ "$lim" != unlimited ] && [ "$lim" -lt "$want" ] && want=$lim
+fdsize=$(awk '/^FDSize:/ {print $2}' "/proc/$TINCAND_PID/status")
+if [ "${fdsize:-0}" -lt "$want" ]; then
+	echo "FAIL: descriptor table of $fdsize entries at start, expected at least $want"; fail=1
+fi
 kill -INT "$TINCAND_PID"
 for i in $(seq 1 50); do kill -0 "$TINCAND_PID" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$TINCAND_PID" 2>/dev/null; then echo "FAIL: SIGINT did not stop tincand"; kill -9 "$TINCAND_PID"; fail=1; fi
