@@ -920,6 +920,12 @@ static void *worker_main(void *arg)
 {
 	struct turn_worker *w = arg;
 
+	/* Pay the thread's one-time costs before the first client does: OpenSSL's contexts, and
+	 * glibc's per-thread malloc arena (its first allocation maps 64 MiB of address space). */
+	void *volatile first = malloc(64); /* volatile: the compiler may not drop the pair */
+
+	free(first);
+	(void)stun_crypto_thread_init();
 	event_base_dispatch(w->base);
 	return NULL;
 }

@@ -286,6 +286,20 @@ static struct hmac_slot *hmac_slot(int i)
 	return s->ctx ? s : NULL;
 }
 
+int stun_crypto_thread_init(void)
+{
+	struct crypto_tls *t = crypto_get();
+
+	if (!t)
+		return -ENOMEM;
+	for (int i = 0; i < HM_N; i++)
+		if (!hmac_slot(i))
+			return -ENOMEM;
+	if (!t->md)
+		t->md = EVP_MD_CTX_new();
+	return t->md ? 0 : -ENOMEM;
+}
+
 /*
  * Starts an HMAC in slot @s with @key (@keylen bytes): a reset to the remembered key's pads if
  * it is the same key, else a fresh keying. Returns true on success; on failure the slot forgets
