@@ -141,6 +141,9 @@ char *http__metrics_render(struct http_server *srv, size_t *len)
 		metric(&b, "tincan_turn_hairpinned_total", "counter",
 		       "Datagrams between two allocations of this relay handed over inside the process "
 		       "(turn.hairpin), not through the kernel.", c.hairpinned);
+		metric(&b, "tincan_turn_coalesce_waits_total", "counter",
+		       "Waits of turn.coalesce_us between event-loop rounds under load (interrupt "
+		       "coalescing).", c.coalesce_waits);
 		metric(&b, "tincan_turn_reservations", "gauge",
 		       "Relay ports reserved by EVEN-PORT (R bit) and not yet claimed.",
 		       c.reservations_now);

@@ -44,7 +44,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -208,10 +210,61 @@ void turn_io_flush(struct turn_worker *w)
 		io->used = 0;
 }
 
+/* The window over which io_coalesce measures the arrival rate, ns. */
+#define IO_RATE_WINDOW_NS 1000000u
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Interrupt coalescing (turn.coalesce_us = C), at the end of a round that sent something.
+ *
+ * Why: under moderate load each datagram wakes the worker on its own (epoll_wait sleeps, the
+ * scheduler switches it back in, recvmmsg and sendmmsg move one datagram); on this project's
+ * 2-vCPU VM that fixed cost per wakeup was about two thirds of the CPU per relayed packet at
+ * 65,000 packets/s. A worker that sleeps C before its next round finds several datagrams
+ * waiting and pays the wakeup once for all of them, as a network card that coalesces its
+ * interrupts does. It waits only when, at the arrival rate of the last millisecond, at least 1.5
+ * datagrams are due within C (below that a wait would mostly catch one datagram or none, and
+ * cost a wakeup of its own: a quiet call is never delayed), and never after a recvmmsg that
+ * filled its batch (the socket may hold more: under saturation there is no waiting at all).
+ * The cost is latency: at most C per datagram, only under load.
+ */
+static void io_coalesce(struct turn_worker *w)
+{
+	struct turn_io *io = &w->io;
+	unsigned us = w->srv->cfg->turn.coalesce_us;
+	uint64_t now = mono_ns(), span = now - io->win_start_ns;
+	bool wait;
+
+	/* The rate over a window of time, not per round: a burst handled in several quick rounds
+	 * must not read as a high rate. A window that spans an idle period reads as a low one. */
+	if (span >= IO_RATE_WINDOW_NS) {
+		io->rate_pps = (uint64_t)io->win_rx * 1000000000u / span;
+		io->win_start_ns = now;
+		io->win_rx = 0;
+	}
+	wait = us && !io->batch_full && 2 * io->rate_pps * us >= 3000000u;
+	io->batch_full = false;
+	if (wait) {
+		struct timespec d = { .tv_sec = 0, .tv_nsec = (long)us * 1000 };
+
+		while (nanosleep(&d, &d) < 0 && errno == EINTR)
+			;
+		TURN_CTR_ADD(w->srv, coalesce_waits, 1);
+	}
+}
+
 /* flush_ev: the end of a round of the event loop. */
 static void on_flush(evutil_socket_t fd, short what, void *arg)
 {
 	turn_io_flush(arg);
+	io_coalesce(arg);
 }
 
 /* Receives up to TURN_IO_BATCH datagrams from @fd, each @off bytes into a slot (room for a
@@ -236,6 +289,9 @@ static int io_recv(struct turn_worker *w, int fd, size_t off, unsigned *first)
 	n = recvmmsg(fd, io->rmsg, TURN_IO_BATCH, 0, NULL);
 	if (n < 0)
 		return -errno;
+	io->win_rx += (unsigned)n;
+	if (n == TURN_IO_BATCH)
+		io->batch_full = true;
 	*first = io->used;
 	io->used += (unsigned)n;
 	io->in_batch = true;
@@ -926,6 +982,9 @@ static void *worker_main(void *arg)
 
 	free(first);
 	(void)stun_crypto_thread_init();
+	/* The coalescing waits (io_coalesce) are tens of microseconds: the default timer slack of
+	 * 50 us would more than double them. */
+	(void)prctl(PR_SET_TIMERSLACK, 5000UL, 0UL, 0UL, 0UL);
 	event_base_dispatch(w->base);
 	return NULL;
 }
@@ -1291,6 +1350,7 @@ void turn_server_counters(const struct turn_server *srv, struct turn_counters *o
 	CTR_COPY(streams_refused);
 	CTR_COPY(stream_dropped);
 	CTR_COPY(hairpinned);
+	CTR_COPY(coalesce_waits);
 #undef CTR_COPY
 }
 

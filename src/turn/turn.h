@@ -56,6 +56,7 @@ struct turn_counters {
 	uint64_t hairpinned;         /* datagrams from one allocation to another's relayed address
 				      * handed over inside the process (turn.hairpin), not through
 				      * the kernel; also counted in pkts_to_peer */
+	uint64_t coalesce_waits;     /* waits of turn.coalesce_us between event-loop rounds */
 };
 
 /* Binds the listening and starts the worker thread(s). @cfg must outlive the server.

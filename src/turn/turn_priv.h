@@ -200,6 +200,7 @@ struct turn_ctr {
 	atomic_uint_fast64_t streams_refused;
 	atomic_uint_fast64_t stream_dropped;
 	atomic_uint_fast64_t hairpinned;
+	atomic_uint_fast64_t coalesce_waits;
 };
 
 #define TURN_CTR_ADD(srv, field, n) \
@@ -351,6 +352,14 @@ struct turn_io {
 	struct iovec riov[TURN_IO_BATCH];
 	struct sockaddr_storage from[TURN_IO_BATCH];
 	struct event *flush_ev;
+	/* Interrupt coalescing (turn.coalesce_us, io_coalesce in server.c): whether a recvmmsg
+	 * since the last round that sent something filled its whole batch (the socket may hold
+	 * more: no waiting); the arrival rate, datagrams/s received over the last window of at
+	 * least IO_RATE_WINDOW_NS, and the current window's start (CLOCK_MONOTONIC) and count. */
+	bool batch_full;
+	uint64_t rate_pps;
+	uint64_t win_start_ns;
+	unsigned win_rx;
 };
 
 /* One worker thread: its event loop, its listening sockets and the allocations it owns. */

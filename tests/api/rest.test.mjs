@@ -285,7 +285,8 @@ test('GET /metrics from loopback is Prometheus text that parses', async () => {
     'tincan_turn_quota_exceeded_total', 'tincan_turn_capacity_exceeded_total',
     'tincan_turn_bandwidth_dropped_total', 'tincan_turn_reservations', 'tincan_turn_streams',
     'tincan_turn_streams_total', 'tincan_turn_streams_refused_total',
-    'tincan_turn_stream_dropped_total', 'tincan_turn_hairpinned_total', 'tincan_rooms',
+    'tincan_turn_stream_dropped_total', 'tincan_turn_hairpinned_total',
+    'tincan_turn_coalesce_waits_total', 'tincan_rooms',
     'tincan_participants', 'tincan_ws_connections']) {
     assert.ok(samples.has(name), name);
   }

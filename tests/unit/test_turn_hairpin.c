@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/addr.h"
@@ -358,10 +359,10 @@ static void send_burst(struct tc *c, uint16_t num, unsigned n)
 		ck_assert_int_eq(tc_send_channel(c, num, &i, sizeof(i)), 0);
 }
 
-/* Checks that @c receives @n ChannelData messages carrying 0, 1, ... @n - 1 in that order. */
-static void expect_burst(struct tc *c, unsigned n)
+/* Checks that @c receives @n ChannelData messages carrying @from, @from + 1, ... in order. */
+static void expect_seq(struct tc *c, uint32_t from, unsigned n)
 {
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = from; i < from + n; i++) {
 		const uint8_t *data;
 		uint16_t num, dlen;
 		uint32_t seq;
@@ -399,17 +400,72 @@ START_TEST(test_burst_order)
 		ck_assert_int_eq(tc_channel_bind(&b, 0x4001, &ra), 0);
 		ck_assert_int_eq(tc_channel_bind(&a, 0x4002, &pa), 0);
 		send_burst(&a, 0x4000, N);
-		expect_burst(&b, N);
+		expect_seq(&b, 0, N);
 		send_burst(&b, 0x4001, N);
-		expect_burst(&a, N);
+		expect_seq(&a, 0, N);
 		/* A plain peer's burst to A's relayed address. */
 		for (uint32_t i = 0; i < N; i++) {
 			ck_assert_int_eq((int)sendto(pfd, &i, sizeof(i), 0, (struct sockaddr *)&ra,
 						     addr_len(&ra)), (int)sizeof(i));
 		}
-		expect_burst(&a, N);
+		expect_seq(&a, 0, N);
 		ck_assert_uint_eq(TF_CTR_WAIT(s, pkts_to_client, 3 * N), 3 * N);
 		close(pfd);
+		tc_close(&a);
+		tc_close(&b);
+		turn_server_stop(s);
+	}
+}
+END_TEST
+
+START_TEST(test_coalesce)
+{
+	/* Interrupt coalescing (turn.coalesce_us, io_coalesce): under a steady stream (here 600
+	 * datagrams about 100 us apart, far above 1.5 per 1,000 us) the worker waits between
+	 * rounds, and every datagram still arrives, in order; a lone datagram after a quiet spell
+	 * causes no wait; with coalesce_us = 0 it never waits. */
+	enum { N = 600, STEP = 50 };
+
+	for (unsigned us = 0; us <= 1000; us += 1000) {
+		struct config cf;
+		struct turn_server *s;
+		struct turn_counters ctr;
+		struct tc a, b;
+		struct sockaddr_storage ra, rb;
+		uint64_t waits;
+		uint32_t last = N;
+
+		config_make(&cf, true, false);
+		cf.turn.coalesce_us = us;
+		ck_assert_int_eq(turn_server_start(&s, &cf), 0);
+		ck_assert_int_eq(tc_open(&a, PORT_UDP, "a", "a"), 0);
+		ck_assert_int_eq(tc_open(&b, PORT_UDP, "b", "b"), 0);
+		ck_assert_int_eq(tc_allocate(&a, &ra), 0);
+		ck_assert_int_eq(tc_allocate(&b, &rb), 0);
+		ck_assert_int_eq(tc_channel_bind(&a, 0x4000, &rb), 0);
+		ck_assert_int_eq(tc_channel_bind(&b, 0x4001, &ra), 0);
+		for (uint32_t i = 0; i < N; i++) {
+			struct timespec gap = { .tv_sec = 0, .tv_nsec = 100000 };
+
+			ck_assert_int_eq(tc_send_channel(&a, 0x4000, &i, sizeof(i)), 0);
+			nanosleep(&gap, NULL);
+			if ((i + 1) % STEP == 0) /* B reads as it goes: its socket buffer is small */
+				expect_seq(&b, i + 1 - STEP, STEP);
+		}
+		/* Quiet for longer than the rate window (1 ms) and any wait under way, then one
+		 * datagram: no wait. */
+		usleep(20000);
+		turn_server_counters(s, &ctr);
+		waits = ctr.coalesce_waits;
+		if (us)
+			ck_assert_uint_gt(waits, 0);
+		else
+			ck_assert_uint_eq(waits, 0);
+		ck_assert_int_eq(tc_send_channel(&a, 0x4000, &last, sizeof(last)), 0);
+		expect_seq(&b, N, 1);
+		ck_assert_uint_eq(TF_CTR_WAIT(s, pkts_to_client, N + 1), N + 1);
+		turn_server_counters(s, &ctr);
+		ck_assert_uint_eq(ctr.coalesce_waits, waits);
 		tc_close(&a);
 		tc_close(&b);
 		turn_server_stop(s);
@@ -432,6 +488,7 @@ int main(void)
 	tcase_add_test(tc, test_peer_acl);
 	tcase_add_test(tc, test_external_ip);
 	tcase_add_test(tc, test_burst_order);
+	tcase_add_test(tc, test_coalesce);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
