@@ -268,6 +268,93 @@ START_TEST(test_equivalent_udp)
 }
 END_TEST
 
+/* Polls counter @field of @s for up to 6 s until it is @want (timers fire up to a tick late). */
+#define CTR_UNTIL(s, field, want) \
+	(TF_CTR_WAIT(s, field, want) == (want) || TF_CTR_WAIT(s, field, want) == (want) || \
+	 TF_CTR_WAIT(s, field, want) == (want))
+
+/*
+ * The receiver's lifetimes, through the hairpin and through the kernel: A keeps a channel to B
+ * throughout; B's permission for A expires (A -> B dropped at B), B asks for it again (a Data
+ * indication), B binds a channel that expires while the permission lasts (ChannelData, then a
+ * Data indication again). Timers shortened with turn_server_set_lifetimes. Fills @t.
+ */
+static void run_expiry(struct transcript *t, bool hairpin)
+{
+	struct config cf;
+	struct turn_server *s;
+	struct turn_counters k;
+	struct run *r = calloc(1, sizeof(*r));
+
+	ck_assert_ptr_nonnull(r);
+	memset(t, 0, sizeof(*t));
+	config_make(&cf, hairpin, false);
+	ck_assert_int_eq(turn_server_start(&s, &cf), 0);
+	ck_assert_int_eq(tc_open(&r->cl[0], PORT_UDP, "a", "a"), 0);
+	ck_assert_int_eq(tc_open(&r->cl[1], PORT_UDP, "b", "b"), 0);
+	ck_assert_int_eq(tc_allocate(&r->cl[0], &r->relayed[0]), 0);
+	ck_assert_int_eq(tc_allocate(&r->cl[1], &r->relayed[1]), 0);
+	ck_assert_int_eq(tc_channel_bind(&r->cl[0], 0x4000, &r->relayed[1]), 0);
+
+	/* B's permission lasts 1 s: A's datagram arrives, then, once it expired, does not. */
+	turn_server_set_lifetimes(s, 1, 0, 0, 0);
+	ck_assert_int_eq(tc_permission(&r->cl[1], &r->relayed[0]), 0);
+	turn_server_set_lifetimes(s, 0, 0, 0, 0);
+	ck_assert_int_eq(tc_send_channel(&r->cl[0], 0x4000, "one", 3), 0);
+	tr_recv(t, r, 1, false);
+	ck_assert(CTR_UNTIL(s, permissions_now, 1)); /* A's stays */
+	ck_assert_int_eq(tc_send_channel(&r->cl[0], 0x4000, "two", 3), 0);
+	tr_recv(t, r, 1, true);
+
+	/* B asks again: a Data indication. Then a channel of 1 s (its permission lasts 300 s):
+	 * ChannelData while it lasts, a Data indication after. */
+	ck_assert_int_eq(tc_permission(&r->cl[1], &r->relayed[0]), 0);
+	ck_assert_int_eq(tc_send_channel(&r->cl[0], 0x4000, "three", 5), 0);
+	tr_recv(t, r, 1, false);
+	turn_server_set_lifetimes(s, 0, 1, 1, 0);
+	ck_assert_int_eq(tc_channel_bind(&r->cl[1], 0x4001, &r->relayed[0]), 0);
+	turn_server_set_lifetimes(s, 0, 0, 0, 0);
+	ck_assert_int_eq(tc_send_channel(&r->cl[0], 0x4000, "four", 4), 0);
+	tr_recv(t, r, 1, false);
+	ck_assert(CTR_UNTIL(s, channels_now, 1)); /* A's stays */
+	ck_assert_int_eq(tc_send_channel(&r->cl[0], 0x4000, "five", 4), 0);
+	tr_recv(t, r, 1, false);
+
+	TF_CTR_WAIT(s, pkts_to_client, t->received);
+	turn_server_counters(s, &k);
+	t->pkts_to_peer = k.pkts_to_peer;
+	t->bytes_to_peer = k.bytes_to_peer;
+	t->pkts_to_client = k.pkts_to_client;
+	t->bytes_to_client = k.bytes_to_client;
+	t->hairpinned = k.hairpinned;
+	for (int i = 0; i < 2; i++)
+		tc_close(&r->cl[i]);
+	turn_server_stop(s);
+	free(r);
+}
+
+START_TEST(test_equivalent_expiry)
+{
+	/* The hairpin applies the receiver's lifetimes as its socket would: with turn.hairpin on
+	 * and off, an expired permission drops and an expired channel turns ChannelData into
+	 * Data indications, with identical bytes and counters (run_expiry). */
+	struct transcript on, off;
+
+	run_expiry(&off, false);
+	run_expiry(&on, true);
+	ck_assert_uint_eq(off.hairpinned, 0);
+	ck_assert_uint_eq(on.hairpinned, on.pkts_to_peer);
+	ck_assert_uint_eq(on.received, 4);
+	ck_assert_str_eq(on.text, off.text);
+	ck_assert_uint_eq(on.pkts_to_peer, off.pkts_to_peer);
+	ck_assert_uint_eq(on.bytes_to_peer, off.bytes_to_peer);
+	ck_assert_uint_eq(on.pkts_to_client, off.pkts_to_client);
+	ck_assert_uint_eq(on.bytes_to_client, off.bytes_to_client);
+	free(on.text);
+	free(off.text);
+}
+END_TEST
+
 START_TEST(test_equivalent_tcp)
 {
 	/* Same with B's client over TCP: B gets the same frames (ChannelData padded to 4 bytes). */
@@ -485,6 +572,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_equivalent_udp);
 	tcase_add_test(tc, test_equivalent_tcp);
+	tcase_add_test(tc, test_equivalent_expiry);
 	tcase_add_test(tc, test_peer_acl);
 	tcase_add_test(tc, test_external_ip);
 	tcase_add_test(tc, test_burst_order);
