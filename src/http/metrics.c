@@ -141,6 +141,12 @@ char *http__metrics_render(struct http_server *srv, size_t *len)
 		metric(&b, "tincan_turn_hairpinned_total", "counter",
 		       "Datagrams between two allocations of this relay handed over inside the process "
 		       "(turn.hairpin), not through the kernel.", c.hairpinned);
+		metric(&b, "tincan_turn_handoffs_total", "counter",
+		       "Of the hairpinned datagrams, those handed to a relay of another worker "
+		       "(turn.workers > 1) through its queue.", c.handoffs);
+		metric(&b, "tincan_turn_handoff_full_total", "counter",
+		       "Datagrams for a relay of another worker that went through the kernel because "
+		       "that worker's queue was full.", c.handoff_full);
 		metric(&b, "tincan_turn_coalesce_waits_total", "counter",
 		       "Waits of turn.coalesce_us between event-loop rounds under load (interrupt "
 		       "coalescing).", c.coalesce_waits);

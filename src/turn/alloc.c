@@ -721,8 +721,10 @@ static void relay_close(struct turn_relay *r)
 		turn_io_flush(r->al->w);
 		struct turn_relay **slot = relay_slot(r->al->w, turn_fam(r->addr.ss_family), r->port);
 
-		if (slot && *slot == r)
+		if (slot && *slot == r) {
 			*slot = NULL;
+			turn_handoff_own(r->al->w, turn_fam(r->addr.ss_family), r->port, false);
+		}
 	}
 	if (r->ev)
 		event_free(r->ev);
@@ -753,8 +755,10 @@ static int relay_attach(struct turn_alloc *al, int fam, int fd,
 		return -ENOMEM;
 	}
 	slot = relay_slot(al->w, fam, r->port);
-	if (slot)
+	if (slot) {
 		*slot = r;
+		turn_handoff_own(al->w, fam, r->port, true);
+	}
 	return 0;
 }
 

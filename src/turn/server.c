@@ -23,7 +23,7 @@
  *   with relay A's relayed address as the source: the same function, checks (B's permission,
  *   bandwidth cap), counters and bytes as when B's socket receives it, minus a sendto and a
  *   recvfrom. The peer checks of A's side ran before, as they do for the kernel path. Relays of
- *   other workers are reached through the kernel.
+ *   other workers get the datagram through their worker's queue (handoff.c).
  * - TCP and TLS clients (stream.c) are connections owned by the worker that accepted or adopted
  *   them, as a UDP 5-tuple is. Their frames reach the same handlers; everything sent to a client
  *   goes through turn_client_send / turn_alloc_send, which pick the listening socket or the
@@ -42,6 +42,7 @@
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -445,8 +446,8 @@ static ssize_t relay_send(struct turn_relay *r, const void *data, size_t len,
  * through the kernel, or NULL. That is a relay of @w whose port is @peer's port and whose IP is
  * @peer's IP, or the external IP it is reported under (turn.external_address, a 1:1 NAT).
  * Allocations of other workers (turn.workers > 1, their clients hashed elsewhere) are not
- * found: datagrams to them keep going through the kernel, which joins the threads. Datagrams
- * larger than HAIRPIN_MAX do too, so that the kernel alone decides on sizes it might refuse
+ * found here: turn_handoff_send (handoff.c) passes datagrams to them. Datagrams larger than
+ * HAIRPIN_MAX go through the kernel, so that the kernel alone decides on sizes it might refuse
  * (EMSGSIZE: IPv4's 65507 bytes, or DF and the loopback MTU).
  */
 #define HAIRPIN_MAX 65000
@@ -486,6 +487,16 @@ static void relay_to_peer(struct turn_alloc *al, struct turn_relay *r, const uin
 	struct turn_server *srv = w->srv;
 	struct turn_relay *b = hairpin_target(w, peer, len);
 
+	/* A relay of another worker: handed to it, not through the kernel (handoff.c). */
+	if (!b && turn_handoff_send(w, peer, r->port, data, len)) {
+		al->pkts_out++;
+		al->bytes_out += len;
+		TURN_CTR_ADD(srv, pkts_to_peer, 1);
+		TURN_CTR_ADD(srv, bytes_to_peer, len);
+		TURN_CTR_ADD(srv, hairpinned, 1);
+		TURN_CTR_ADD(srv, handoffs, 1);
+		return;
+	}
 	if (!b) {
 		/* Received in a slot (UDP): queued, counted once sent. From a stream (its input
 		 * buffer moves on): sent at once; a relay serves one client, so one or the other. */
@@ -1024,17 +1035,26 @@ fail:
 	return err;
 }
 
-static void worker_free(struct turn_worker *w)
+/* Deletes @w's connections and allocations (idempotent). A relay may hold a port of another
+ * worker's pool (a redeemed EVEN-PORT reservation) and returns it when closed: every worker's
+ * allocations go before any worker's pools are freed (turn_server_stop). */
+static void worker_drop(struct turn_worker *w)
 {
 	struct turn_alloc *al, *tmp;
 
-	if (!w)
-		return;
 	turn_streams_free(w); /* each connection deletes its allocation with it */
 	HASH_ITER(hh, w->allocs, al, tmp)
 		turn_alloc_destroy(al);
 	turn_io_flush(w); /* answers still queued */
+}
+
+static void worker_free(struct turn_worker *w)
+{
+	if (!w)
+		return;
+	worker_drop(w);
 	io_free(w);
+	turn_handoff_free(w);
 	for (unsigned i = 0; i < w->n_lis; i++) {
 		if (w->lis[i].ev)
 			event_free(w->lis[i].ev);
@@ -1117,6 +1137,8 @@ static int worker_create(struct turn_worker **out, struct turn_server *srv, unsi
 		goto out;
 	}
 	err = io_init(w);
+	if (!err)
+		err = turn_handoff_init(w);
 	if (err)
 		goto out;
 	for (size_t i = 0; i < ls->n_udp; i++) {
@@ -1162,6 +1184,20 @@ out:
 
 /* ---- public ---- */
 
+unsigned turn_workers_auto(void)
+{
+	cpu_set_t set;
+	int n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = CPU_COUNT(&set);
+	if (n <= 0)
+		n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (n <= 0)
+		n = 1;
+	return n > TURN_WORKERS_MAX ? TURN_WORKERS_MAX : (unsigned)n;
+}
+
 /* Builds the server: sockets bound, workers set up; with @threads, their threads started. */
 static int server_open(struct turn_server **out, const struct config *cfg, bool threads)
 {
@@ -1174,7 +1210,7 @@ static int server_open(struct turn_server **out, const struct config *cfg, bool 
 
 	if (!out || !cfg)
 		return -EINVAL;
-	n = cfg->turn.workers ? cfg->turn.workers : 1;
+	n = cfg->turn.workers ? cfg->turn.workers : turn_workers_auto();
 	if (cfg->turn.relay_port_min == 0 || cfg->turn.relay_port_min > cfg->turn.relay_port_max)
 		return -EINVAL;
 	span = (unsigned)cfg->turn.relay_port_max - cfg->turn.relay_port_min + 1;
@@ -1222,6 +1258,9 @@ static int server_open(struct turn_server **out, const struct config *cfg, bool 
 		err = -ENOMEM;
 		goto out;
 	}
+	err = turn_handoff_server_init(srv);
+	if (err)
+		goto out;
 
 	/* Each worker gets a contiguous slice of the relay ports (the last one the remainder), so
 	 * that port allocation needs no lock. With a listen port of 0 the first worker's port is
@@ -1301,11 +1340,16 @@ void turn_server_stop(struct turn_server *srv)
 		if (w && w->running)
 			pthread_join(w->thread, NULL);
 	}
-	/* No thread runs now: every allocation and reservation can be freed from here. */
+	/* No thread runs now: every allocation and reservation can be freed from here, all of
+	 * them before any worker's port pools (worker_drop). */
 	turn_resv_sweep(srv, true);
+	for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
+		if (srv->workers[i])
+			worker_drop(srv->workers[i]);
 	for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
 		worker_free(srv->workers[i]);
 	free(srv->workers);
+	turn_handoff_server_free(srv);
 	pthread_mutex_destroy(&srv->quota_lock);
 	pthread_mutex_destroy(&srv->resv_lock);
 	free(srv->self);
@@ -1351,6 +1395,8 @@ void turn_server_counters(const struct turn_server *srv, struct turn_counters *o
 	CTR_COPY(stream_dropped);
 	CTR_COPY(hairpinned);
 	CTR_COPY(coalesce_waits);
+	CTR_COPY(handoffs);
+	CTR_COPY(handoff_full);
 #undef CTR_COPY
 }
 

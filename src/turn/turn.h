@@ -57,7 +57,17 @@ struct turn_counters {
 				      * handed over inside the process (turn.hairpin), not through
 				      * the kernel; also counted in pkts_to_peer */
 	uint64_t coalesce_waits;     /* waits of turn.coalesce_us between event-loop rounds */
+	uint64_t handoffs;           /* of hairpinned, those handed to another worker's relay */
+	uint64_t handoff_full;       /* datagrams for another worker's relay that took the kernel
+				      * path because its inbox was full */
 };
+
+/* The most worker threads (turn.workers): a worker's index + 1 must fit a byte (handoff.c). */
+#define TURN_WORKERS_MAX 64
+
+/* The worker count of turn.workers = 0: one per CPU this process may run on (its affinity mask,
+ * so "taskset -c 0 tincand" gets one), at most TURN_WORKERS_MAX. */
+unsigned turn_workers_auto(void);
 
 /* Binds the listening and starts the worker thread(s). @cfg must outlive the server.
  * Returns 0, or a negative errno (the listen address cannot be bound, a thread cannot start);

@@ -201,6 +201,8 @@ struct turn_ctr {
 	atomic_uint_fast64_t stream_dropped;
 	atomic_uint_fast64_t hairpinned;
 	atomic_uint_fast64_t coalesce_waits;
+	atomic_uint_fast64_t handoffs;
+	atomic_uint_fast64_t handoff_full;
 };
 
 #define TURN_CTR_ADD(srv, field, n) \
@@ -362,6 +364,29 @@ struct turn_io {
 	unsigned win_rx;
 };
 
+/* The in-box hairpin between workers (handoff.c): a worker's inbox of datagrams that relays of
+ * other workers sent to its relays' addresses. */
+#define TURN_HANDOFF_SLOTS 256u  /* datagrams waiting at most; more take the kernel path */
+#define TURN_HANDOFF_MAX 1500u   /* bytes; larger datagrams take the kernel path */
+
+struct turn_handoff_msg {
+	struct sockaddr_storage src;     /* the sender's relayed address, as the kernel would show it */
+	uint16_t port;                   /* the receiving relay's port, host order */
+	uint16_t len;                    /* bytes of data */
+	uint8_t fam;                     /* TURN_V4 or TURN_V6 */
+	uint8_t data[TURN_HANDOFF_MAX];
+};
+
+struct turn_handoff {
+	pthread_mutex_t lock;            /* guards head, tail, pending and the slots outside
+					  * [head, tail) being delivered */
+	bool inited;                     /* lock initialised */
+	bool pending;                    /* ev is active or running: senders need not wake it */
+	uint32_t head, tail;             /* ring positions (mod 2^32), tail - head slots filled */
+	struct turn_handoff_msg *ring;   /* TURN_HANDOFF_SLOTS; NULL with one worker */
+	struct event *ev;                /* made active by a sender on another thread */
+};
+
 /* One worker thread: its event loop, its listening sockets and the allocations it owns. */
 struct turn_worker {
 	struct turn_server *srv;
@@ -407,6 +432,7 @@ struct turn_worker {
 	uint64_t limit_seed;             /* random key of the limiter's cell hash */
 	uint64_t limit[TURN_LIMIT_CELLS]; /* GCRA theoretical arrival times, CLOCK_MONOTONIC us */
 	struct turn_io io;               /* receive slots and the send queue */
+	struct turn_handoff handoff;     /* datagrams from relays of other workers (handoff.c) */
 	uint8_t sbuf[TURN_BUF_SIZE];     /* where answers and ICMP Data indications are built */
 };
 
@@ -419,6 +445,9 @@ struct turn_server {
 	const struct config *_Atomic cfg;
 	struct turn_worker **workers;
 	unsigned n_workers;
+	/* Which worker holds each relay port (handoff.c): index + 1, 0 if none, per family over
+	 * relay_port_min..relay_port_max. NULL with one worker. */
+	_Atomic uint8_t *port_owner[TURN_FAMILIES];
 	uint8_t nonce_key[32];           /* process-random HMAC-SHA256 key for stateless nonces */
 	struct sockaddr_storage *self;   /* this machine's IPs (port 0), for turn_peer_check */
 	size_t n_self;
@@ -859,5 +888,33 @@ void turn_server_set_lifetimes(struct turn_server *srv, unsigned perm, unsigned 
 /* For tests: sets how long a TCP/TLS connection may hold no allocation, from the next time its
  * idle timer starts (seconds). */
 void turn_server_set_stream_idle(struct turn_server *srv, unsigned seconds);
+
+/* ---- the in-box hairpin between workers (handoff.c) ---- */
+
+/* Allocates @srv's port-owner map when it has more than one worker. Returns 0 or -ENOMEM. */
+int turn_handoff_server_init(struct turn_server *srv);
+
+/* Frees the map (after every worker is freed: closing relays write to it). */
+void turn_handoff_server_free(struct turn_server *srv);
+
+/* Sets up @w's inbox: its lock always, its ring and event with more than one worker (after
+ * w->base exists). Returns 0 or -ENOMEM. */
+int turn_handoff_init(struct turn_worker *w);
+
+/* Frees @w's inbox; safe on one never set up. */
+void turn_handoff_free(struct turn_worker *w);
+
+/* Records that @w holds (@own) or no longer holds the relay port @port (host order) of family
+ * index @f. Called on @w's thread when a relay is attached or closed; no-op with one worker. */
+void turn_handoff_own(struct turn_worker *w, int f, uint16_t port, bool own);
+
+/* Relay -> relay between workers (turn.hairpin): if @peer is the relayed address of another
+ * worker's relay (its relay IP or the external IP, and a port that worker holds) and @len fits
+ * TURN_HANDOFF_MAX, copies the datagram into that worker's inbox, to be delivered there by
+ * turn_relay_deliver from @peer's IP and port @src_port (the sender's relayed address), and
+ * returns true. Returns false if the kernel must carry it (one worker, hairpin off, not ours,
+ * too big, inbox full: counted in handoff_full). The caller counts the datagram as sent. */
+bool turn_handoff_send(struct turn_worker *w, const struct sockaddr_storage *peer,
+		       uint16_t src_port, const uint8_t *data, size_t len);
 
 #endif

@@ -286,7 +286,8 @@ test('GET /metrics from loopback is Prometheus text that parses', async () => {
     'tincan_turn_bandwidth_dropped_total', 'tincan_turn_reservations', 'tincan_turn_streams',
     'tincan_turn_streams_total', 'tincan_turn_streams_refused_total',
     'tincan_turn_stream_dropped_total', 'tincan_turn_hairpinned_total',
-    'tincan_turn_coalesce_waits_total', 'tincan_rooms',
+    'tincan_turn_coalesce_waits_total', 'tincan_turn_handoffs_total',
+    'tincan_turn_handoff_full_total', 'tincan_rooms',
     'tincan_participants', 'tincan_ws_connections']) {
     assert.ok(samples.has(name), name);
   }

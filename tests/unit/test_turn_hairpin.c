@@ -10,6 +10,7 @@
  * turnclient.[ch]. Each test says in its first comment which behaviour it pins.
  */
 #include <check.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -355,6 +356,166 @@ START_TEST(test_equivalent_expiry)
 }
 END_TEST
 
+/* The worker holding relayed address @a of @s (handoff.c's port map). */
+static int owner_of(struct turn_server *s, const struct sockaddr_storage *a)
+{
+	return (int)atomic_load(&s->port_owner[TURN_V4][addr_port(a) - RELAY_MIN]) - 1;
+}
+
+/*
+ * Between workers: with turn.workers = 2, clients are opened until two of them have their
+ * allocations on different workers (the kernel picks a worker by a hash of the client's
+ * address), then they exchange ChannelData and Send indications of several sizes both ways.
+ * Fills @t; @t->hairpinned counts handoffs here.
+ */
+static void run_workers(struct transcript *t, bool hairpin)
+{
+	static const size_t sizes[] = { 0, 1, 5, 100, 1200, 1500, 1501, 8191 };
+	enum { TRIES = 24 };
+	struct config cf;
+	struct turn_server *s;
+	struct turn_counters k;
+	struct run *r = calloc(1, sizeof(*r));
+	struct tc *extra = calloc(TRIES, sizeof(*extra)); /* 130 KiB each: not on the stack */
+	struct sockaddr_storage rel[TRIES];
+	int n = 0, x = -1, y = -1;
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_nonnull(extra);
+	memset(t, 0, sizeof(*t));
+	config_make(&cf, hairpin, false);
+	cf.turn.workers = 2;
+	ck_assert_int_eq(turn_server_start(&s, &cf), 0);
+	for (n = 0; n < TRIES && y < 0; n++) {
+		ck_assert_int_eq(tc_open(&extra[n], PORT_UDP, "a", "a"), 0);
+		ck_assert_int_eq(tc_allocate(&extra[n], &rel[n]), 0);
+		if (x < 0)
+			x = n;
+		else if (owner_of(s, &rel[n]) != owner_of(s, &rel[x]))
+			y = n;
+	}
+	ck_assert_int_ge(y, 0); /* 2^-23 by chance, if the hash spreads at all */
+	ck_assert_int_ne(owner_of(s, &rel[x]), -1);
+	r->cl[0] = extra[x];
+	r->cl[1] = extra[y];
+	r->relayed[0] = rel[x];
+	r->relayed[1] = rel[y];
+	ck_assert_int_eq(tc_channel_bind(&r->cl[0], 0x4000, &r->relayed[1]), 0);
+	ck_assert_int_eq(tc_channel_bind(&r->cl[1], 0x4001, &r->relayed[0]), 0);
+	for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+		size_t len = sizes[z];
+		unsigned seed = (unsigned)z;
+
+		ck_assert_int_eq(tc_send_channel(&r->cl[0], 0x4000, payload(len, seed), len), 0);
+		tr_recv(t, r, 1, false);
+		ck_assert_int_eq(tc_send_channel(&r->cl[1], 0x4001, payload(len, seed + 1), len), 0);
+		tr_recv(t, r, 0, false);
+		ck_assert_int_eq(tc_send_indication(&r->cl[0], &r->relayed[1], payload(len, seed + 2),
+						    len), 0);
+		tr_recv(t, r, 1, false);
+	}
+	TF_CTR_WAIT(s, pkts_to_client, t->received);
+	turn_server_counters(s, &k);
+	t->pkts_to_peer = k.pkts_to_peer;
+	t->bytes_to_peer = k.bytes_to_peer;
+	t->pkts_to_client = k.pkts_to_client;
+	t->bytes_to_client = k.bytes_to_client;
+	t->hairpinned = k.handoffs;
+	ck_assert_uint_eq(k.hairpinned, k.handoffs);
+	for (int i = 0; i < n; i++)
+		tc_close(&extra[i]);
+	turn_server_stop(s);
+	free(extra);
+	free(r);
+}
+
+START_TEST(test_equivalent_workers)
+{
+	/* The hairpin between two workers (handoff.c) is invisible too: the same exchange between
+	 * clients of different workers with turn.hairpin on and off gives the same bytes, sources
+	 * and counters; with it on, every datagram of up to TURN_HANDOFF_MAX bytes was handed over
+	 * (3 per size, 6 sizes), the larger ones took the kernel. */
+	struct transcript on, off;
+
+	run_workers(&off, false);
+	run_workers(&on, true);
+	ck_assert_uint_eq(off.hairpinned, 0);
+	ck_assert_uint_eq(on.hairpinned, 3 * 6);
+	ck_assert_uint_eq(on.received, 3 * 8);
+	ck_assert_str_eq(on.text, off.text);
+	ck_assert_uint_eq(on.pkts_to_peer, off.pkts_to_peer);
+	ck_assert_uint_eq(on.bytes_to_peer, off.bytes_to_peer);
+	ck_assert_uint_eq(on.pkts_to_client, off.pkts_to_client);
+	ck_assert_uint_eq(on.bytes_to_client, off.bytes_to_client);
+	free(on.text);
+	free(off.text);
+}
+END_TEST
+
+/* Allocate for UDP with EVEN-PORT R=1 (@arg NULL), or with the RESERVATION-TOKEN @arg. */
+static void add_resv(struct stun_builder *b, void *arg)
+{
+	stun_build_u32(b, TURN_ATTR_REQUESTED_TRANSPORT, (uint32_t)IPPROTO_UDP << 24);
+	if (arg)
+		stun_build_attr(b, TURN_ATTR_RESERVATION_TOKEN, arg, TURN_TOKEN_LEN);
+	else
+		stun_build_attr(b, TURN_ATTR_EVEN_PORT, "\x80", 1);
+}
+
+/* The XOR-RELAYED-ADDRESS of @c's last answer. */
+static struct sockaddr_storage relayed_of(struct tc *c)
+{
+	const struct stun_attr *a = stun_msg_attr(&c->resp, TURN_ATTR_XOR_RELAYED_ADDRESS);
+	struct sockaddr_storage r;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(stun_attr_xor_addr(&c->resp, a, &r), 0);
+	return r;
+}
+
+START_TEST(test_stop_with_foreign_port)
+{
+	/* With two workers, an EVEN-PORT reservation made on worker 0 (a port of its pool) and
+	 * redeemed by a client of worker 1: stopping the server with both allocations alive frees
+	 * worker 1's relay (which returns the port to worker 0's pool) before worker 0's pool.
+	 * Under AddressSanitizer this was a heap-use-after-free. */
+	enum { TRIES = 40 };
+	struct config cf;
+	struct turn_server *s;
+	struct tc *x = calloc(TRIES, sizeof(*x)), *y = calloc(TRIES, sizeof(*y));
+	int n, done = 0;
+
+	ck_assert(x && y);
+	config_make(&cf, true, false);
+	cf.turn.workers = 2;
+	ck_assert_int_eq(turn_server_start(&s, &cf), 0);
+	for (n = 0; n < TRIES && !done; n++) {
+		const struct stun_attr *tok;
+		struct sockaddr_storage rx, ry;
+
+		ck_assert_int_eq(tc_open(&x[n], PORT_UDP, "a", "a"), 0);
+		ck_assert_int_eq(tc_open(&y[n], PORT_UDP, "b", "b"), 0);
+		ck_assert_int_eq(tc_request(&x[n], TURN_METHOD_ALLOCATE, add_resv, NULL), 0);
+		rx = relayed_of(&x[n]);
+		tok = stun_msg_attr(&x[n].resp, TURN_ATTR_RESERVATION_TOKEN);
+		ck_assert_ptr_nonnull(tok);
+		ck_assert_int_eq(tc_request(&y[n], TURN_METHOD_ALLOCATE, add_resv,
+					    (void *)tok->val), 0);
+		ry = relayed_of(&y[n]);
+		ck_assert_uint_eq(addr_port(&ry), addr_port(&rx) + 1);
+		done = owner_of(s, &rx) == 0 && owner_of(s, &ry) == 1;
+	}
+	ck_assert(done); /* (3/4)^40 by chance */
+	turn_server_stop(s);
+	for (int i = 0; i < n; i++) {
+		tc_close(&x[i]);
+		tc_close(&y[i]);
+	}
+	free(x);
+	free(y);
+}
+END_TEST
+
 START_TEST(test_equivalent_tcp)
 {
 	/* Same with B's client over TCP: B gets the same frames (ChannelData padded to 4 bytes). */
@@ -573,6 +734,8 @@ int main(void)
 	tcase_add_test(tc, test_equivalent_udp);
 	tcase_add_test(tc, test_equivalent_tcp);
 	tcase_add_test(tc, test_equivalent_expiry);
+	tcase_add_test(tc, test_equivalent_workers);
+	tcase_add_test(tc, test_stop_with_foreign_port);
 	tcase_add_test(tc, test_peer_acl);
 	tcase_add_test(tc, test_external_ip);
 	tcase_add_test(tc, test_burst_order);
