@@ -89,7 +89,7 @@ static const struct opt options[] = {
 	  LIVE },
 	{ "turn.deny_peers", OPT_CIDRS, 0, 0, NULL, F(turn.peers.deny), F(turn.peers.n_deny), 0,
 	  LIVE },
-	{ "turn.workers", OPT_UINT, 1, 64, "1", F(turn.workers), 0, 0, RESTART },
+	{ "turn.workers", OPT_UINT, 0, 64, "0", F(turn.workers), 0, 0, RESTART },
 	{ "turn.unauth_rate", OPT_UINT, 0, 1000000, "20", F(turn.unauth_rate), 0, 0, LIVE },
 	{ "turn.unauth_burst", OPT_UINT, 1, 1000000, "40", F(turn.unauth_burst), 0, 0, LIVE },
 	{ "turn.user_quota", OPT_UINT, 0, 100000, "10", F(turn.user_quota), 0, 0, LIVE },

@@ -54,7 +54,8 @@ struct config {
 		struct config_user *users;
 		size_t n_users;
 		struct peer_acl peers;
-		unsigned workers;                      /* libevent worker threads */
+		unsigned workers;                      /* libevent worker threads; 0 = one per
+							* CPU (turn_workers_auto) */
 		unsigned unauth_rate;                  /* answers/s to unauthenticated requests per
 							* source IP; 0 = unlimited */
 		unsigned unauth_burst;                 /* ...in bursts of this many */

@@ -940,7 +940,7 @@ START_TEST(test_config_reconcile)
 	ck_assert_str_eq(addr_ip_str(&next.turn.relay_ip, buf), "127.0.0.1");
 	ck_assert_str_eq(addr_ip_str(&next.turn.relay_v4, buf), "127.0.0.1");
 	ck_assert_str_eq(next.turn.external_host, "127.0.0.1");
-	ck_assert_uint_eq(next.turn.workers, 1);
+	ck_assert_uint_eq(next.turn.workers, 0); /* the running value: the default, one per CPU */
 	ck_assert_uint_eq(next.turn.user_quota, 1);
 	ck_assert_int_eq(next.log_level, LOGL_DEBUG);
 	ck_assert(next.turn.secret_configured);
