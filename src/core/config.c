@@ -96,7 +96,7 @@ static const struct opt options[] = {
 	{ "turn.max_allocations", OPT_UINT, 0, 1000000, "0", F(turn.max_allocations), 0, 0, LIVE },
 	{ "turn.bandwidth", OPT_UINT, 0, 10000000, "0", F(turn.bandwidth), 0, 0, LIVE },
 	{ "turn.hairpin", OPT_BOOL, 0, 0, "true", F(turn.hairpin), 0, 0, LIVE },
-	{ "turn.coalesce_us", OPT_UINT, 0, 1000, "30", F(turn.coalesce_us), 0, 0, LIVE },
+	{ "turn.coalesce_us", OPT_UINT, 0, 1000, "60", F(turn.coalesce_us), 0, 0, LIVE },
 	{ "turn.tcp_listen", OPT_HOSTPORTS, 3478, CONFIG_LISTEN_MAX, NULL, F(turn.tcp_listens),
 	  F(turn.n_tcp_listen), 0, RESTART },
 	{ "turn.tls_listen", OPT_HOSTPORTS, 5349, CONFIG_LISTEN_MAX, NULL, F(turn.tls_listens),

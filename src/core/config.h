@@ -69,9 +69,9 @@ struct config {
 		 * same worker skips the kernel (src/turn/server.c, in-box hairpin). */
 		bool hairpin;
 		/* Interrupt coalescing, in microseconds: a worker receiving datagrams fast enough
-		 * that 1.5 are due within this time, its sockets drained, waits this long before
-		 * the next round, so a round carries several datagrams (src/turn/server.c
-		 * io_coalesce). 0 = never waits. */
+		 * that 1.5 are due within this time, its sockets drained, waits before the next
+		 * round until about two more are due (at most this long), so a round carries
+		 * several datagrams (src/turn/server.c io_coalesce). 0 = never waits. */
 		unsigned coalesce_us;
 		/* TURN over TCP and over TLS on their own ports (3478 and 5349 by default), each
 		 * off while its n_* is 0. */
