@@ -61,7 +61,7 @@ struct transcript {
 	char *text;                      /* lines, malloc'd */
 	size_t len, cap;
 	uint64_t received;               /* messages the clients got */
-	uint64_t pkts_to_peer, bytes_to_peer, pkts_to_client, bytes_to_client, hairpinned;
+	uint64_t pkts_to_peer, bytes_to_peer, pkts_to_client, bytes_to_client, hairpinned, handoffs;
 };
 
 static void tr_put(struct transcript *t, const char *s, size_t n)
@@ -76,10 +76,12 @@ static void tr_put(struct transcript *t, const char *s, size_t n)
 	t->text[t->len] = '\0';
 }
 
-/* The clients of one run: [0] A, [1] B, [2] C, [3] D, with their relayed addresses. */
+/* The clients of one run: [0] A, [1] B, [2] C, [3] D, with their relayed addresses; the
+ * server's configuration (it must outlive the server). */
 struct run {
 	struct tc cl[4];
 	struct sockaddr_storage relayed[4];
+	struct config cf;
 };
 
 static int who(const struct run *r, const struct sockaddr_storage *a)
@@ -149,6 +151,55 @@ static const uint8_t *payload(size_t n, unsigned seed)
 	return buf;
 }
 
+/* Starts a run: clears @t, starts @s with turn.hairpin @hairpin and @workers workers, and returns
+ * the run's (heap) state, its clients not yet open. */
+static struct run *tr_start(struct transcript *t, bool hairpin, unsigned workers,
+			    struct turn_server **s)
+{
+	struct run *r = calloc(1, sizeof(*r));
+
+	ck_assert_ptr_nonnull(r);
+	memset(t, 0, sizeof(*t));
+	config_make(&r->cf, hairpin, false);
+	r->cf.turn.workers = workers;
+	ck_assert_int_eq(turn_server_start(s, &r->cf), 0);
+	return r;
+}
+
+/* Ends a run: waits until the counters have caught up with what the clients got, copies them
+ * into @t, closes the first @n_clients clients of @r, stops @s and frees @r. */
+static void tr_finish(struct transcript *t, struct turn_server *s, struct run *r, int n_clients)
+{
+	struct turn_counters k;
+
+	TF_CTR_WAIT(s, pkts_to_client, t->received);
+	turn_server_counters(s, &k);
+	t->pkts_to_peer = k.pkts_to_peer;
+	t->bytes_to_peer = k.bytes_to_peer;
+	t->pkts_to_client = k.pkts_to_client;
+	t->bytes_to_client = k.bytes_to_client;
+	t->hairpinned = k.hairpinned;
+	t->handoffs = k.handoffs;
+	for (int i = 0; i < n_clients; i++)
+		tc_close(&r->cl[i]);
+	turn_server_stop(s);
+	free(r);
+}
+
+/* The clients of two runs, one with turn.hairpin off, one on, got the same bytes from the same
+ * sources, and the relay counted the same; frees both transcripts. */
+static void expect_same(struct transcript *on, struct transcript *off)
+{
+	ck_assert_uint_eq(on->len, off->len);
+	ck_assert_str_eq(on->text, off->text);
+	ck_assert_uint_eq(on->pkts_to_peer, off->pkts_to_peer);
+	ck_assert_uint_eq(on->bytes_to_peer, off->bytes_to_peer);
+	ck_assert_uint_eq(on->pkts_to_client, off->pkts_to_client);
+	ck_assert_uint_eq(on->bytes_to_client, off->bytes_to_client);
+	free(on->text);
+	free(off->text);
+}
+
 /*
  * The exchange: A (UDP) and B (UDP, or TCP with @b_tcp) hold channels to each other's relayed
  * address (A 0x4000 -> B, B 0x4001 -> A); D (UDP) has only permissions with A; C none. Then, with payloads of many sizes (0 bytes, odd, MTU-sized and the
@@ -163,15 +214,9 @@ static const uint8_t *payload(size_t n, unsigned seed)
 static void run_exchange(struct transcript *t, bool hairpin, bool b_tcp)
 {
 	static const size_t sizes[] = { 0, 1, 3, 4, 5, 100, 1200, 1500, 8191, 64000, 65000, 65001 };
-	struct config cf;
 	struct turn_server *s;
-	struct turn_counters k;
-	struct run *r = calloc(1, sizeof(*r));
+	struct run *r = tr_start(t, hairpin, 1, &s);
 
-	ck_assert_ptr_nonnull(r);
-	memset(t, 0, sizeof(*t));
-	config_make(&cf, hairpin, false);
-	ck_assert_int_eq(turn_server_start(&s, &cf), 0);
 	ck_assert_int_eq(tc_open(&r->cl[0], PORT_UDP, "a", "a"), 0);
 	if (b_tcp)
 		ck_assert_int_eq(tc_open_stream(&r->cl[1], PORT_TCP, false, "b", "b"), 0);
@@ -224,18 +269,7 @@ static void run_exchange(struct transcript *t, bool hairpin, bool b_tcp)
 	ck_assert_int_eq(tc_send_channel(&r->cl[0], 0x4002, "now for C", 9), 0);
 	tr_recv(t, r, 2, false);
 
-	/* The counters, once they have caught up with what the clients got. */
-	TF_CTR_WAIT(s, pkts_to_client, t->received);
-	turn_server_counters(s, &k);
-	t->pkts_to_peer = k.pkts_to_peer;
-	t->bytes_to_peer = k.bytes_to_peer;
-	t->pkts_to_client = k.pkts_to_client;
-	t->bytes_to_client = k.bytes_to_client;
-	t->hairpinned = k.hairpinned;
-	for (int i = 0; i < 4; i++)
-		tc_close(&r->cl[i]);
-	turn_server_stop(s);
-	free(r);
+	tr_finish(t, s, r, 4);
 }
 
 /* The datagrams relayed peer to peer in run_exchange: each size both ways over channels; the
@@ -250,14 +284,7 @@ static void check_equivalent(bool b_tcp)
 	ck_assert_uint_gt(on.hairpinned, 0);
 	/* Everything relay to relay went inside, except the two datagrams above HAIRPIN_MAX. */
 	ck_assert_uint_eq(on.hairpinned, on.pkts_to_peer - 2);
-	ck_assert_uint_eq(on.len, off.len);
-	ck_assert_str_eq(on.text, off.text);
-	ck_assert_uint_eq(on.pkts_to_peer, off.pkts_to_peer);
-	ck_assert_uint_eq(on.bytes_to_peer, off.bytes_to_peer);
-	ck_assert_uint_eq(on.pkts_to_client, off.pkts_to_client);
-	ck_assert_uint_eq(on.bytes_to_client, off.bytes_to_client);
-	free(on.text);
-	free(off.text);
+	expect_same(&on, &off);
 }
 
 START_TEST(test_equivalent_udp)
@@ -282,15 +309,9 @@ END_TEST
  */
 static void run_expiry(struct transcript *t, bool hairpin)
 {
-	struct config cf;
 	struct turn_server *s;
-	struct turn_counters k;
-	struct run *r = calloc(1, sizeof(*r));
+	struct run *r = tr_start(t, hairpin, 1, &s);
 
-	ck_assert_ptr_nonnull(r);
-	memset(t, 0, sizeof(*t));
-	config_make(&cf, hairpin, false);
-	ck_assert_int_eq(turn_server_start(&s, &cf), 0);
 	ck_assert_int_eq(tc_open(&r->cl[0], PORT_UDP, "a", "a"), 0);
 	ck_assert_int_eq(tc_open(&r->cl[1], PORT_UDP, "b", "b"), 0);
 	ck_assert_int_eq(tc_allocate(&r->cl[0], &r->relayed[0]), 0);
@@ -321,17 +342,7 @@ static void run_expiry(struct transcript *t, bool hairpin)
 	ck_assert_int_eq(tc_send_channel(&r->cl[0], 0x4000, "five", 4), 0);
 	tr_recv(t, r, 1, false);
 
-	TF_CTR_WAIT(s, pkts_to_client, t->received);
-	turn_server_counters(s, &k);
-	t->pkts_to_peer = k.pkts_to_peer;
-	t->bytes_to_peer = k.bytes_to_peer;
-	t->pkts_to_client = k.pkts_to_client;
-	t->bytes_to_client = k.bytes_to_client;
-	t->hairpinned = k.hairpinned;
-	for (int i = 0; i < 2; i++)
-		tc_close(&r->cl[i]);
-	turn_server_stop(s);
-	free(r);
+	tr_finish(t, s, r, 2);
 }
 
 START_TEST(test_equivalent_expiry)
@@ -346,13 +357,7 @@ START_TEST(test_equivalent_expiry)
 	ck_assert_uint_eq(off.hairpinned, 0);
 	ck_assert_uint_eq(on.hairpinned, on.pkts_to_peer);
 	ck_assert_uint_eq(on.received, 4);
-	ck_assert_str_eq(on.text, off.text);
-	ck_assert_uint_eq(on.pkts_to_peer, off.pkts_to_peer);
-	ck_assert_uint_eq(on.bytes_to_peer, off.bytes_to_peer);
-	ck_assert_uint_eq(on.pkts_to_client, off.pkts_to_client);
-	ck_assert_uint_eq(on.bytes_to_client, off.bytes_to_client);
-	free(on.text);
-	free(off.text);
+	expect_same(&on, &off);
 }
 END_TEST
 
@@ -372,20 +377,13 @@ static void run_workers(struct transcript *t, bool hairpin)
 {
 	static const size_t sizes[] = { 0, 1, 5, 100, 1200, 1500, 1501, 8191 };
 	enum { TRIES = 24 };
-	struct config cf;
 	struct turn_server *s;
-	struct turn_counters k;
-	struct run *r = calloc(1, sizeof(*r));
+	struct run *r = tr_start(t, hairpin, 2, &s);
 	struct tc *extra = calloc(TRIES, sizeof(*extra)); /* 130 KiB each: not on the stack */
 	struct sockaddr_storage rel[TRIES];
 	int n = 0, x = -1, y = -1;
 
-	ck_assert_ptr_nonnull(r);
 	ck_assert_ptr_nonnull(extra);
-	memset(t, 0, sizeof(*t));
-	config_make(&cf, hairpin, false);
-	cf.turn.workers = 2;
-	ck_assert_int_eq(turn_server_start(&s, &cf), 0);
 	for (n = 0; n < TRIES && y < 0; n++) {
 		ck_assert_int_eq(tc_open(&extra[n], PORT_UDP, "a", "a"), 0);
 		ck_assert_int_eq(tc_allocate(&extra[n], &rel[n]), 0);
@@ -414,19 +412,12 @@ static void run_workers(struct transcript *t, bool hairpin)
 						    len), 0);
 		tr_recv(t, r, 1, false);
 	}
-	TF_CTR_WAIT(s, pkts_to_client, t->received);
-	turn_server_counters(s, &k);
-	t->pkts_to_peer = k.pkts_to_peer;
-	t->bytes_to_peer = k.bytes_to_peer;
-	t->pkts_to_client = k.pkts_to_client;
-	t->bytes_to_client = k.bytes_to_client;
-	t->hairpinned = k.handoffs;
-	ck_assert_uint_eq(k.hairpinned, k.handoffs);
+	memset(r->cl, 0, sizeof(r->cl)); /* copies of extra[x] and extra[y], closed below */
 	for (int i = 0; i < n; i++)
 		tc_close(&extra[i]);
-	turn_server_stop(s);
 	free(extra);
-	free(r);
+	tr_finish(t, s, r, 0);
+	ck_assert_uint_eq(t->hairpinned, t->handoffs); /* every hairpinned one between workers */
 }
 
 START_TEST(test_equivalent_workers)
@@ -442,13 +433,7 @@ START_TEST(test_equivalent_workers)
 	ck_assert_uint_eq(off.hairpinned, 0);
 	ck_assert_uint_eq(on.hairpinned, 3 * 6);
 	ck_assert_uint_eq(on.received, 3 * 8);
-	ck_assert_str_eq(on.text, off.text);
-	ck_assert_uint_eq(on.pkts_to_peer, off.pkts_to_peer);
-	ck_assert_uint_eq(on.bytes_to_peer, off.bytes_to_peer);
-	ck_assert_uint_eq(on.pkts_to_client, off.pkts_to_client);
-	ck_assert_uint_eq(on.bytes_to_client, off.bytes_to_client);
-	free(on.text);
-	free(off.text);
+	expect_same(&on, &off);
 }
 END_TEST
 
