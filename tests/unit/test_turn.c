@@ -250,6 +250,20 @@ START_TEST(test_rest_credentials)
 }
 END_TEST
 
+/* Opens a client as @user / @pass (with password algorithm @pwalg if not 0), sends an Allocate
+ * and closes it; returns tc_allocate's result. */
+static int allocate_as(const char *user, const char *pass, uint16_t pwalg)
+{
+	struct tc c;
+	int rc;
+
+	ck_assert_int_eq(tc_open(&c, PORT, user, pass), 0);
+	c.pwalg = pwalg;
+	rc = tc_allocate(&c, NULL);
+	tc_close(&c);
+	return rc;
+}
+
 START_TEST(test_auth_reset)
 {
 	/* The long-term keys each worker caches follow a change of users, realm or secret once
@@ -264,17 +278,10 @@ START_TEST(test_auth_reset)
 	uint8_t key[16];
 
 	/* Warm the caches: alice (MD5 and SHA-256) and a REST username. */
-	ck_assert_int_eq(tc_open(&c, PORT, "alice", "wonderland"), 0);
-	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
-	tc_close(&c);
-	ck_assert_int_eq(tc_open(&c, PORT, "alice", "wonderland"), 0);
-	c.pwalg = STUN_PWALG_SHA256;
-	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
-	tc_close(&c);
+	ck_assert_int_eq(allocate_as("alice", "wonderland", 0), 0);
+	ck_assert_int_eq(allocate_as("alice", "wonderland", STUN_PWALG_SHA256), 0);
 	ck_assert_int_eq(cred_rest_mint(&cfg.turn.secret, "p1", now, 600, user, pass), 0);
-	ck_assert_int_eq(tc_open(&c, PORT, user, pass), 0);
-	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
-	tc_close(&c);
+	ck_assert_int_eq(allocate_as(user, pass, 0), 0);
 
 	/* New password for alice, new realm, new REST secret (the worker is idle: no request is
 	 * in flight while the config changes, as a reload must ensure). */
@@ -285,16 +292,9 @@ START_TEST(test_auth_reset)
 	ck_assert_int_eq(cred_secret_random(&cfg.turn.secret), 0);
 	ck_assert_int_eq(turn_auth_reset(srv), 0);
 
-	ck_assert_int_eq(tc_open(&c, PORT, "alice", "wonderland"), 0);
-	ck_assert_int_eq(tc_allocate(&c, NULL), 401);
-	tc_close(&c);
-	ck_assert_int_eq(tc_open(&c, PORT, "alice", "wonderland"), 0);
-	c.pwalg = STUN_PWALG_SHA256;
-	ck_assert_int_eq(tc_allocate(&c, NULL), 401);
-	tc_close(&c);
-	ck_assert_int_eq(tc_open(&c, PORT, user, pass), 0); /* minted with the old secret */
-	ck_assert_int_eq(tc_allocate(&c, NULL), 401);
-	tc_close(&c);
+	ck_assert_int_eq(allocate_as("alice", "wonderland", 0), 401);
+	ck_assert_int_eq(allocate_as("alice", "wonderland", STUN_PWALG_SHA256), 401);
+	ck_assert_int_eq(allocate_as(user, pass, 0), 401); /* minted with the old secret */
 
 	ck_assert_int_eq(tc_open(&c, PORT, "alice", "looking-glass"), 0);
 	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
@@ -310,9 +310,7 @@ START_TEST(test_auth_reset)
 	/* The same REST username, its password from the new secret. */
 	ck_assert_int_eq(cred_rest_mint(&cfg.turn.secret, "p1", now, 600, user, pass2), 0);
 	ck_assert_str_ne(pass, pass2);
-	ck_assert_int_eq(tc_open(&c, PORT, user, pass2), 0);
-	ck_assert_int_eq(tc_allocate(&c, NULL), 0);
-	tc_close(&c);
+	ck_assert_int_eq(allocate_as(user, pass2, 0), 0);
 
 	cfg.turn.users = users;
 	strcpy(cfg.turn.realm, "tincan.test");
@@ -1021,23 +1019,8 @@ START_TEST(test_channel_rebind_rules)
 }
 END_TEST
 
-/* Polls every 50 ms, for up to @ms, until counter @field is @want; returns the last value. */
-#define CTR_UNTIL(field, want, ms) ctr_until(offsetof(struct turn_counters, field), (want), (ms))
-
-static uint64_t ctr_until(size_t off, uint64_t want, int ms)
-{
-	struct turn_counters k;
-	uint64_t v = 0;
-
-	for (int i = 0; i <= ms / 50; i++) {
-		turn_server_counters(srv, &k);
-		memcpy(&v, (const char *)&k + off, sizeof(v));
-		if (v == want)
-			break;
-		usleep(50000);
-	}
-	return v;
-}
+/* Polls for up to @ms until counter @field of the test's server is @want; the last value. */
+#define CTR_UNTIL(field, want, ms) TF_CTR_WAIT_MS(srv, field, (want), (ms))
 
 START_TEST(test_timers_expire)
 {
@@ -1548,7 +1531,7 @@ START_TEST(test_peer_table)
 			      "ChannelBind %s", refused_peers[i]);
 		ck_assert_int_eq(tc_send_indication(&c, &peer, "x", 1), 0);
 	}
-	ck_assert_uint_eq(tf_counter_wait(s, offsetof(struct turn_counters, peer_denied), 3 * n), 3 * n);
+	ck_assert_uint_eq(TF_CTR_WAIT(s, peer_denied, 3 * n), 3 * n);
 	turn_server_counters(s, &k);
 	ck_assert_uint_eq(k.permissions_now, 0);
 	ck_assert_uint_eq(k.channels_now, 0);

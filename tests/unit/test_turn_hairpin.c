@@ -297,9 +297,7 @@ START_TEST(test_equivalent_udp)
 END_TEST
 
 /* Polls counter @field of @s for up to 6 s until it is @want (timers fire up to a tick late). */
-#define CTR_UNTIL(s, field, want) \
-	(TF_CTR_WAIT(s, field, want) == (want) || TF_CTR_WAIT(s, field, want) == (want) || \
-	 TF_CTR_WAIT(s, field, want) == (want))
+#define CTR_UNTIL(s, field, want) (TF_CTR_WAIT_MS(s, field, want, 6000) == (want))
 
 /*
  * The receiver's lifetimes, through the hairpin and through the kernel: A keeps a channel to B

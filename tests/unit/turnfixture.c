@@ -53,12 +53,12 @@ void tf_config_deny_default(struct config *c, bool deny_loopback)
 	}
 }
 
-uint64_t tf_counter_wait(struct turn_server *s, size_t off, uint64_t want)
+uint64_t tf_counter_wait_ms(struct turn_server *s, size_t off, uint64_t want, int ms)
 {
 	struct turn_counters k;
 	uint64_t v = 0;
 
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i <= ms / 10; i++) {
 		turn_server_counters(s, &k);
 		memcpy(&v, (const char *)&k + off, sizeof(v));
 		if (v == want)
@@ -66,6 +66,11 @@ uint64_t tf_counter_wait(struct turn_server *s, size_t off, uint64_t want)
 		usleep(10000);
 	}
 	return v;
+}
+
+uint64_t tf_counter_wait(struct turn_server *s, size_t off, uint64_t want)
+{
+	return tf_counter_wait_ms(s, off, want, 2000);
 }
 
 void tf_expect_data_indication(struct tc *c, const struct sockaddr_storage *peer,

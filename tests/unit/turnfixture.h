@@ -34,8 +34,13 @@ void tf_config_deny_default(struct config *c, bool deny_loopback);
  * a test may see the datagram before the count. */
 uint64_t tf_counter_wait(struct turn_server *s, size_t off, uint64_t want);
 
+/* The same, for up to @ms milliseconds (timers that fire up to a tick late need longer). */
+uint64_t tf_counter_wait_ms(struct turn_server *s, size_t off, uint64_t want, int ms);
+
 #define TF_CTR_WAIT(s, field, want) \
 	tf_counter_wait((s), offsetof(struct turn_counters, field), (want))
+#define TF_CTR_WAIT_MS(s, field, want, ms) \
+	tf_counter_wait_ms((s), offsetof(struct turn_counters, field), (want), (ms))
 
 /* Waits up to 2 s for a Data indication on @c and checks it (the test fails otherwise): its
  * XOR-PEER-ADDRESS is @peer and its DATA the @want_len bytes of @want (RFC 8656 §11.6). */
