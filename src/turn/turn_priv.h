@@ -448,7 +448,7 @@ struct turn_server {
 	/* Which worker holds each relay port (handoff.c): index + 1, 0 if none, per family over
 	 * relay_port_min..relay_port_max. NULL with one worker. */
 	_Atomic uint8_t *port_owner[TURN_FAMILIES];
-	uint8_t nonce_key[32];           /* process-random HMAC-SHA256 key for stateless nonces */
+	uint8_t nonce_key[16];           /* process-random SipHash key of stateless nonces */
 	struct sockaddr_storage *self;   /* this machine's IPs (port 0), for turn_peer_check */
 	size_t n_self;
 	_Atomic(struct tls_server *) tls; /* TURN over TLS's certificate (turn_server_set_tls) */
@@ -670,8 +670,9 @@ int turn_chan_set(struct turn_alloc *al, uint16_t num, const struct sockaddr_sto
 /* ---- auth.c ---- */
 
 /* Writes a fresh nonce for @client (NUL-terminated, TURN_NONCE_LEN chars) into @out. The nonce
- * is stateless: hex(expiry, 8 bytes big-endian) then hex(HMAC-SHA256(key, expiry || client)[0..11]),
- * expiry in CLOCK_REALTIME seconds, valid srv->nonce_lifetime seconds (RFC 8489 §9.2). */
+ * is stateless: hex(expiry, 8 bytes big-endian) then the first 12 bytes of
+ * SipHash-2-4-128(key, expiry || client) in hex, expiry in CLOCK_REALTIME seconds, valid
+ * srv->nonce_lifetime seconds (RFC 8489 §9.2). */
 void turn_nonce_make(struct turn_server *srv, const struct sockaddr_storage *client,
 		     char out[TURN_NONCE_LEN + 1]);
 

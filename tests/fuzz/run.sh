@@ -53,7 +53,7 @@ sources() {
 		"$top/tests/fuzz/fuzz_$1.c" \
 		"$top/src/turn/stun.c $top/src/turn/server.c $top/src/turn/stream.c" \
 		"$top/src/turn/request.c $top/src/turn/auth.c $top/src/turn/alloc.c" \
-		"$top/src/turn/handoff.c" \
+		"$top/src/turn/handoff.c $top/src/turn/siphash.c" \
 		"$top/src/core/addr.c $top/src/core/cred.c $top/src/core/log.c" \
 		"$top/src/core/tls.c" ;;
 	mux) echo "$top/tests/fuzz/fuzz_mux.c $top/src/mux/classify.c" ;;
