@@ -168,9 +168,10 @@ int stun_msg_check_integrity(const struct stun_msg *m, const uint8_t *key, size_
  * -EACCES if it does not match. */
 int stun_msg_check_integrity_sha256(const struct stun_msg *m, const uint8_t *key, size_t keylen);
 
-/* Creates this thread's hashing contexts now (they are otherwise made on first use), so that a
- * thread's first request does not pay OpenSSL's one-time set-up in its latency. Optional.
- * Returns 0; -ENOMEM if OpenSSL or memory fails (the contexts are then retried on first use). */
+/* Creates this thread's hashing contexts now (they are otherwise made on first use) and runs each
+ * once, so that a thread's first request does not pay OpenSSL's one-time set-up in its latency.
+ * Optional. Returns 0; -ENOMEM if OpenSSL or memory fails (the contexts are then retried on
+ * first use). */
 int stun_crypto_thread_init(void);
 
 /* The long-term credential key MD5(username ":" realm ":" password) (RFC 8489 §9.2.2). The
