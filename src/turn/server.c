@@ -981,6 +981,25 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		revoked_purge(w);
 }
 
+/* Opens a spare relay socket for each relay address that wants one (alloc.c, "spare relays"), and
+ * runs again if any wants more. At the lowest priority: only in a round with nothing else to do. */
+static void on_spares(evutil_socket_t fd, short what, void *arg)
+{
+	struct turn_worker *w = arg;
+	bool more = false;
+
+	for (int f = 0; f < TURN_FAMILIES; f++) {
+		int rc = turn_spare_open(&w->ports[f]);
+
+		/* Out of descriptors, say: Allocates open their own socket and get the error. */
+		if (rc < 0)
+			log_debug("turn: cannot open a spare relay socket: %s", strerror(-rc));
+		more = more || rc > 0;
+	}
+	if (more)
+		event_active(w->spare_ev, EV_TIMEOUT, 0);
+}
+
 static void on_stop(evutil_socket_t fd, short what, void *arg)
 {
 	struct turn_worker *w = arg;
@@ -1072,6 +1091,8 @@ static void worker_free(struct turn_worker *w)
 		event_free(w->tick);
 	if (w->revoke_ev)
 		event_free(w->revoke_ev);
+	if (w->spare_ev)
+		event_free(w->spare_ev);
 	while (w->revoke_q) {
 		struct turn_revoke_msg *next = w->revoke_q->next;
 		free(w->revoke_q);
@@ -1137,7 +1158,8 @@ static int worker_create(struct turn_worker **out, struct turn_server *srv, unsi
 	if (err)
 		goto out;
 	w->base = event_base_new();
-	if (!w->base) {
+	/* Three priorities: everything at the default (1), on_spares below it (2). */
+	if (!w->base || event_base_priority_init(w->base, 3) < 0) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -1174,9 +1196,22 @@ static int worker_create(struct turn_worker **out, struct turn_server *srv, unsi
 	w->stop = event_new(w->base, -1, 0, on_stop, w);
 	w->tick = event_new(w->base, -1, EV_PERSIST, on_tick, w);
 	w->revoke_ev = event_new(w->base, -1, 0, on_revoke, w);
-	if (!w->stop || !w->tick || !w->revoke_ev ||
-	    event_add(w->tick, &(struct timeval){ .tv_sec = TURN_TICK }) < 0)
+	w->spare_ev = event_new(w->base, -1, 0, on_spares, w);
+	if (!w->stop || !w->tick || !w->revoke_ev || !w->spare_ev ||
+	    event_priority_set(w->spare_ev, 2) < 0 ||
+	    event_add(w->tick, &(struct timeval){ .tv_sec = TURN_TICK }) < 0) {
 		err = -ENOMEM;
+		goto out;
+	}
+	for (int f = 0; f < TURN_FAMILIES; f++) {
+		const struct sockaddr_storage *ip =
+			f == TURN_V4 ? &srv->cfg->turn.relay_v4 : &srv->cfg->turn.relay_v6;
+
+		if (ip->ss_family)
+			turn_spares_init(&w->ports[f], ip);
+	}
+	/* The first spares are opened as soon as the loop runs. */
+	event_active(w->spare_ev, EV_TIMEOUT, 0);
 
 out:
 	if (err) {

@@ -99,6 +99,9 @@ enum {
 /* Cells of the per-worker table that limits answers to unauthenticated requests (auth.c): 32 KiB. */
 #define TURN_LIMIT_CELLS 4096
 
+/* Spare relay sockets a worker keeps open per relay address at most (alloc.c, "spare relays"). */
+#define TURN_SPARES_MAX 16
+
 /* Slots of the per-worker cache of long-term keys (auth.c): 256 x 172 bytes = 43 KiB. */
 #define TURN_KEYCACHE_SLOTS 256
 
@@ -219,6 +222,13 @@ struct turn_ports {
 	uint16_t lo, hi;      /* inclusive, host order */
 	_Atomic uint64_t *held; /* bit (port - lo) set: one of our allocations holds the port */
 	uint32_t rng;         /* xorshift state for the random start of each search */
+	/* Spare relay sockets: open and bound to ports of this pool (held bits set) before any
+	 * Allocate asks, so that one takes a socket instead of paying socket() and bind() in the
+	 * client's round trip. A stack; the owning worker's only (alloc.c, "spare relays"). */
+	struct sockaddr_storage spare_ip; /* the relay address they are bound on (family 0: none) */
+	int spare_fd[TURN_SPARES_MAX];
+	uint16_t spare_port[TURN_SPARES_MAX];
+	unsigned n_spare, want_spare;
 };
 
 struct turn_alloc;
@@ -416,6 +426,9 @@ struct turn_worker {
 	struct turn_relay **by_port[TURN_FAMILIES];
 	struct event *tick;              /* housekeeping every TURN_TICK s */
 	unsigned ticks;
+	/* Opens spare relay sockets (turn_spare_open) at the lowest priority: only in a round of
+	 * the loop with nothing else to do, one socket per round. */
+	struct event *spare_ev;
 	/* The timers of allocations, permissions and channels (alloc.c), in the slot of the
 	 * second they are due (rounded up); wheel_sec: the earliest second not yet swept. */
 	struct turn_timer *wheel[TURN_WHEEL_SLOTS];
@@ -576,8 +589,22 @@ struct turn_alloc_req {
 /* Sets up the port pool [lo, hi] (host order). Returns 0, -EINVAL if lo > hi, or -ENOMEM. */
 int turn_ports_init(struct turn_ports *p, uint16_t lo, uint16_t hi, uint32_t seed);
 
-/* Frees the pool's bitmap. */
+/* Frees the pool's bitmap; closes its spare relay sockets. */
 void turn_ports_free(struct turn_ports *p);
+
+/*
+ * Spare relay sockets of pool @p: from now on @p keeps up to min(TURN_SPARES_MAX, ports / 32)
+ * relay sockets bound on @ip (port 0; its family) to free ports of the pool, opened by
+ * turn_spare_open. Pools of fewer than 32 ports keep none.
+ */
+void turn_spares_init(struct turn_ports *p, const struct sockaddr_storage *ip);
+
+/* Opens one spare relay socket for @p if it has fewer than it wants. Returns 1 if it opened one
+ * and wants more, 0 if it has all it wants (or no free port is left), or a negative errno. */
+int turn_spare_open(struct turn_ports *p);
+
+/* Closes @p's spare relay sockets and gives their ports back to the pool. */
+void turn_spares_release(struct turn_ports *p);
 
 /* The relay of worker @w with port @port (host order) in family index @fam (TURN_V4, TURN_V6),
  * or NULL: the in-box hairpin's O(1) lookup (w->by_port). */

@@ -1,7 +1,7 @@
 /*
  * Unit tests for src/turn/: a real turn_server on loopback (TURN 127.0.0.1:25000, relay ports
- * 25100-25199; other configs on 25001-25010) driven by the small client in turnclient.[ch], with
- * plain UDP sockets as peers. Each test says in its first comment which behaviour it pins.
+ * 25100-25199; other configs on 25001-25011, relay ports from 25200) driven by the small client
+ * in turnclient.[ch], with plain UDP sockets as peers. Each test says in its first comment which behaviour it pins.
  */
 #include <check.h>
 #include <errno.h>
@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -39,8 +40,12 @@ static uint16_t port_base = 25000;
 #define PORT_QUOTA (port_base + 8)
 #define PORT_BW (port_base + 9)
 #define PORT_REVOKE (port_base + 10)
+#define PORT_SPARE (port_base + 11)
 #define RELAY_MIN (port_base + 100)
 #define RELAY_MAX (port_base + 199)
+/* The relay ports of the tests' own small servers, apart from the main server's: its spare
+ * relay sockets hold a few random ports of [RELAY_MIN, RELAY_MAX]. */
+#define RELAY_ALT (port_base + 200)
 #define QUIET_MS 200 /* how long "nothing arrives" is waited for */
 
 static struct config_user users[] = {
@@ -855,7 +860,7 @@ START_TEST(test_port_exhaustion)
 	struct turn_counters k;
 	uint32_t zero[2] = { TURN_ATTR_LIFETIME, 0 };
 
-	config_make(&small, PORT_SMALL, RELAY_MIN, RELAY_MIN + 1, false, 1);
+	config_make(&small, PORT_SMALL, RELAY_ALT, RELAY_ALT + 1, false, 1);
 	ck_assert_int_eq(turn_server_start(&s, &small), 0);
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(tc_open(&c[i], PORT_SMALL, "demo", "demo"), 0);
@@ -1168,15 +1173,15 @@ START_TEST(test_workers)
 	int pfd = udp_peer(&peer);
 	struct turn_counters k;
 
-	config_make(&two, PORT_WORKERS, RELAY_MIN, RELAY_MIN + 9, false, 2);
+	config_make(&two, PORT_WORKERS, RELAY_ALT + 10, RELAY_ALT + 19, false, 2);
 	ck_assert_int_eq(turn_server_start(&s, &two), 0);
 	for (int i = 0; i < 6; i++) {
 		char msg[16];
 		snprintf(msg, sizeof(msg), "client %d", i);
 		ck_assert_int_eq(tc_open(&c[i], PORT_WORKERS, "demo", "demo"), 0);
 		ck_assert_int_eq(tc_allocate(&c[i], &relayed), 0);
-		ck_assert_uint_ge(addr_port(&relayed), RELAY_MIN);
-		ck_assert_uint_le(addr_port(&relayed), RELAY_MIN + 9);
+		ck_assert_uint_ge(addr_port(&relayed), RELAY_ALT + 10);
+		ck_assert_uint_le(addr_port(&relayed), RELAY_ALT + 19);
 		ck_assert_int_eq(tc_channel_bind(&c[i], 0x4000, &peer), 0);
 		ck_assert_int_eq(tc_send_channel(&c[i], 0x4000, msg, strlen(msg)), 0);
 		tf_expect_peer_gets(pfd, &relayed, msg, strlen(msg));
@@ -1187,6 +1192,180 @@ START_TEST(test_workers)
 	for (int i = 0; i < 6; i++)
 		tc_close(&c[i]);
 	close(pfd);
+	turn_server_stop(s);
+}
+END_TEST
+
+/* ---- spare relay sockets (alloc.c) ---- */
+
+/* The ports of 127.0.0.1 in [@lo, @hi] that something holds (a UDP bind() there fails with
+ * EADDRINUSE), polled every 10 ms for up to 2 s until there are @want of them. The first @cap go
+ * to @out. Returns how many there were at the last poll. */
+static int ports_in_use_wait(uint16_t lo, uint16_t hi, int want, uint16_t *out, int cap)
+{
+	int n = 0;
+
+	for (int tries = 0; tries < 200; tries++) {
+		n = 0;
+		for (unsigned p = lo; p <= hi; p++) {
+			struct sockaddr_storage a;
+			int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+			ck_assert_int_ge(fd, 0);
+			ck_assert_int_eq(addr_parse_ip("127.0.0.1", (uint16_t)p, &a), 0);
+			if (bind(fd, (struct sockaddr *)&a, sizeof(struct sockaddr_in)) < 0) {
+				ck_assert_int_eq(errno, EADDRINUSE);
+				if (n < cap)
+					out[n] = (uint16_t)p;
+				n++;
+			}
+			close(fd);
+		}
+		if (n == want)
+			break;
+		usleep(10000);
+	}
+	return n;
+}
+
+static void add_peer_addr(struct stun_builder *b, void *arg)
+{
+	stun_build_xor_addr(b, TURN_ATTR_XOR_PEER_ADDRESS, arg);
+}
+
+START_TEST(test_spare_relays)
+{
+	/* The worker keeps min(16, ports / 32) relay sockets bound ahead of Allocates: 3 for the
+	 * main server's 100 ports. An Allocate takes one (its relayed port is one of them) and the
+	 * worker opens another. */
+	uint16_t spare[8], held[8];
+	struct sockaddr_storage peer, relayed;
+	int pfd = udp_peer(&peer);
+	struct tc c;
+
+	ck_assert_int_eq(ports_in_use_wait(RELAY_MIN, RELAY_MAX, 3, spare, 8), 3);
+	ck_assert_int_eq(tc_open(&c, PORT, "demo", "demo"), 0);
+	ck_assert_int_eq(tc_allocate(&c, &relayed), 0);
+	ck_assert(addr_port(&relayed) == spare[0] || addr_port(&relayed) == spare[1] ||
+		  addr_port(&relayed) == spare[2]);
+	ck_assert_int_eq(tc_permission(&c, &peer), 0);
+	tf_send_to(pfd, &relayed, "fresh", 5);
+	tf_expect_data_indication(&c, &peer, "fresh", 5);
+	ck_assert_int_eq(ports_in_use_wait(RELAY_MIN, RELAY_MAX, 4, held, 8), 4);
+	tc_close(&c);
+	close(pfd);
+}
+END_TEST
+
+START_TEST(test_spare_relays_stale)
+{
+	/* What a peer sent to a spare relay socket before an Allocate took it never reaches the
+	 * allocation, even when the client pipelines the Allocate and a CreatePermission for that
+	 * peer and the worker handles both in one batch. The worker's loop runs on this thread, a
+	 * round at a time (turn_server_open_idle), so that the one batch is certain. */
+	uint16_t lo = (uint16_t)(RELAY_ALT + 20), hi = (uint16_t)(lo + 63), spare[4];
+	struct sockaddr_storage peer, relayed, to;
+	int pfd = udp_peer(&peer);
+	uint8_t req[2][512];
+	long len[2];
+	struct config cf;
+	struct turn_server *s;
+	struct event_base *base;
+	struct tc c;
+
+	config_make(&cf, PORT_SPARE, lo, hi, false, 1);
+	ck_assert_int_eq(turn_server_open_idle(&s, &cf), 0);
+	base = s->workers[0]->base;
+	for (int i = 0; i < 4; i++) /* on_spares opens one socket per round */
+		ck_assert_int_ge(event_base_loop(base, EVLOOP_NONBLOCK), 0);
+	ck_assert_int_eq(ports_in_use_wait(lo, hi, 2, spare, 4), 2);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(addr_parse_ip("127.0.0.1", spare[i], &to), 0);
+		tf_send_to(pfd, &to, "stale", 5);
+	}
+	/* Credentials without a 401 round trip (the loop is not running): a nonce made for us. */
+	ck_assert_int_eq(tc_open(&c, PORT_SPARE, "demo", "demo"), 0);
+	snprintf(c.realm, sizeof(c.realm), "%s", cf.turn.realm);
+	turn_nonce_make(s, &c.local, c.nonce);
+	tc_random_tid(c.tid);
+	len[0] = tc_build(&c, TURN_METHOD_ALLOCATE, add_udp, NULL, req[0], sizeof(req[0]));
+	tc_random_tid(c.tid);
+	len[1] = tc_build(&c, TURN_METHOD_CREATE_PERMISSION, add_peer_addr, &peer, req[1],
+			  sizeof(req[1]));
+	ck_assert_int_gt(len[0], 0);
+	ck_assert_int_gt(len[1], 0);
+	ck_assert_int_eq(tc_send_raw(&c, req[0], (size_t)len[0]), 0);
+	ck_assert_int_eq(tc_send_raw(&c, req[1], (size_t)len[1]), 0);
+	for (int i = 0; i < 4; i++) /* the batch, then the relay socket's readable round */
+		ck_assert_int_ge(event_base_loop(base, EVLOOP_NONBLOCK), 0);
+	for (int i = 0; i < 2; i++) {
+		long r = tc_recv(&c, 1000);
+
+		ck_assert_int_gt(r, 0);
+		ck_assert_int_eq(stun_msg_parse(&c.resp, c.rbuf, (size_t)r), 0);
+		ck_assert_int_eq(c.resp.method, i ? TURN_METHOD_CREATE_PERMISSION : TURN_METHOD_ALLOCATE);
+		ck_assert_int_eq(c.resp.cls, STUN_CLASS_SUCCESS);
+		if (!i) {
+			const struct stun_attr *a =
+				stun_msg_attr(&c.resp, TURN_ATTR_XOR_RELAYED_ADDRESS);
+
+			ck_assert_ptr_nonnull(a);
+			ck_assert_int_eq(stun_attr_xor_addr(&c.resp, a, &relayed), 0);
+		}
+	}
+	ck_assert(addr_port(&relayed) == spare[0] || addr_port(&relayed) == spare[1]);
+	ck_assert_int_eq(tc_recv(&c, QUIET_MS), -ETIMEDOUT); /* not the stale datagram */
+	tf_send_to(pfd, &relayed, "fresh", 5);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_ge(event_base_loop(base, EVLOOP_NONBLOCK), 0);
+	tf_expect_data_indication(&c, &peer, "fresh", 5);
+	tc_close(&c);
+	close(pfd);
+	turn_server_stop(s);
+}
+END_TEST
+
+START_TEST(test_spare_relays_range)
+{
+	/* Spares take no capacity, and a request that needs particular ports gets theirs. The test
+	 * holds the odd ports of a 64-port range, so the server has 32 even ports and keeps 2
+	 * spares. 30 Allocates leave only the spares' ports free of allocations; EVEN-PORT then
+	 * closes the spares and gets one of their ports; one more Allocate takes the last port; the
+	 * next is a 508. */
+	uint16_t lo = (uint16_t)(RELAY_ALT + 20 + (RELAY_ALT + 20) % 2), hi = (uint16_t)(lo + 63);
+	uint8_t plain = 0;
+	struct sockaddr_storage relayed[2];
+	struct config cf;
+	struct turn_server *s;
+	struct tc c[33];
+	uint16_t held[4];
+	int odd[32];
+
+	for (int i = 0; i < 32; i++) {
+		struct sockaddr_storage a;
+
+		odd[i] = socket(AF_INET, SOCK_DGRAM, 0);
+		ck_assert_int_ge(odd[i], 0);
+		ck_assert_int_eq(addr_parse_ip("127.0.0.1", (uint16_t)(lo + 2 * i + 1), &a), 0);
+		ck_assert_int_eq(bind(odd[i], (struct sockaddr *)&a, sizeof(struct sockaddr_in)), 0);
+	}
+	config_make(&cf, PORT_SPARE, lo, hi, false, 1);
+	ck_assert_int_eq(turn_server_start(&s, &cf), 0);
+	ck_assert_int_eq(ports_in_use_wait(lo, hi, 34, held, 4), 34);
+	for (int i = 0; i < 33; i++)
+		ck_assert_int_eq(tc_open(&c[i], PORT_SPARE, "demo", "demo"), 0);
+	for (int i = 0; i < 30; i++)
+		ck_assert_int_eq(tc_allocate(&c[i], NULL), 0);
+	ck_assert_int_eq(ports_in_use_wait(lo, hi, 64, held, 4), 64);
+	ck_assert_int_eq(tc_request(&c[30], TURN_METHOD_ALLOCATE, add_even, &plain), 0);
+	ck_assert_int_eq(relayed_addrs(&c[30], relayed), 1);
+	ck_assert_uint_eq(addr_port(&relayed[0]) % 2, 0);
+	ck_assert_int_eq(tc_allocate(&c[31], NULL), 0);
+	ck_assert_int_eq(tc_allocate(&c[32], NULL), 508);
+	for (int i = 0; i < 33; i++)
+		tc_close(&c[i]);
+	for (int i = 0; i < 32; i++)
+		close(odd[i]);
 	turn_server_stop(s);
 }
 END_TEST
@@ -1959,6 +2138,9 @@ int main(void)
 	tcase_add_test(tc, test_lifetime_clamp);
 	tcase_add_test(tc, test_allocate_retransmit);
 	tcase_add_test(tc, test_port_exhaustion);
+	tcase_add_test(tc, test_spare_relays);
+	tcase_add_test(tc, test_spare_relays_stale);
+	tcase_add_test(tc, test_spare_relays_range);
 	tcase_add_test(tc, test_refresh_zero);
 	tcase_add_test(tc, test_send_and_data_indication);
 	tcase_add_test(tc, test_permission_required);

@@ -264,15 +264,14 @@ size_t tc_key(const struct tc *c, uint8_t key[STUN_KEY_MAX])
 }
 
 /* Sends one try and waits for the answer with our tid. Returns 0, an error code, or -errno. */
-static int try_once(struct tc *c, uint16_t method, tc_attrs_h *attrs, void *arg)
+long tc_build(struct tc *c, uint16_t method, tc_attrs_h *attrs, void *arg, uint8_t *buf,
+	      size_t cap)
 {
-	uint8_t buf[2048];
 	struct stun_builder b;
-	struct timespec t0, t;
 	size_t len;
 	int err;
 
-	stun_build_init(&b, buf, sizeof(buf), method, STUN_CLASS_REQUEST, c->tid);
+	stun_build_init(&b, buf, cap, method, STUN_CLASS_REQUEST, c->tid);
 	if (attrs)
 		attrs(&b, arg);
 	if (c->user[0] && c->nonce[0]) {
@@ -301,9 +300,19 @@ static int try_once(struct tc *c, uint16_t method, tc_attrs_h *attrs, void *arg)
 	if (!c->no_fp)
 		stun_build_fingerprint(&b);
 	err = stun_build_finish(&b, &len);
-	if (err)
-		return err;
-	err = tc_send_raw(c, buf, len);
+	return err ? err : (long)len;
+}
+
+static int try_once(struct tc *c, uint16_t method, tc_attrs_h *attrs, void *arg)
+{
+	uint8_t buf[2048];
+	struct timespec t0, t;
+	long len = tc_build(c, method, attrs, arg, buf, sizeof(buf));
+	int err;
+
+	if (len < 0)
+		return (int)len;
+	err = tc_send_raw(c, buf, (size_t)len);
 	if (err)
 		return err;
 

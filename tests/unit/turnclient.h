@@ -78,6 +78,11 @@ bool tc_closed_by_server(struct tc *c, int ms);
  */
 int tc_request(struct tc *c, uint16_t method, tc_attrs_h *attrs, void *arg);
 
+/* Builds the request tc_request would send (transaction id c->tid, credentials if a nonce is
+ * known) into @buf (@cap bytes) without sending it. Returns its length or a negative errno. */
+long tc_build(struct tc *c, uint16_t method, tc_attrs_h *attrs, void *arg, uint8_t *buf,
+	      size_t cap);
+
 /* Same, but sends the request with transaction id @tid (for retransmission tests). */
 int tc_request_tid(struct tc *c, uint16_t method, tc_attrs_h *attrs, void *arg,
 		   const uint8_t tid[STUN_TID_LEN]);
