@@ -1,7 +1,8 @@
 /*
  * Unit tests for src/turn/: a real turn_server on loopback (TURN 127.0.0.1:25000, relay ports
  * 25100-25199; other configs on 25001-25011, relay ports from 25200) driven by the small client
- * in turnclient.[ch], with plain UDP sockets as peers. Each test says in its first comment which behaviour it pins.
+ * in turnclient.[ch], with plain UDP sockets as peers. Each test says in its first comment which
+ * behaviour it pins.
  */
 #include <check.h>
 #include <errno.h>
