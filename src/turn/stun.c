@@ -182,9 +182,9 @@ static uint32_t crc32_ieee(const uint8_t *p, size_t n)
  * a global list until then, so it is never "lost" memory for a leak checker.
  */
 
-enum { HM_MI_SHA1, HM_MI_SHA256, HM_SHA256, HM_N }; /* the per-thread HMAC slots */
+enum { HM_MI_SHA1, HM_MI_SHA256, HM_N }; /* the per-thread HMAC slots */
 
-static const char *const hm_digest[HM_N] = { "SHA1", "SHA256", "SHA256" };
+static const char *const hm_digest[HM_N] = { "SHA1", "SHA256" };
 
 struct hmac_slot {
 	EVP_MAC_CTX *ctx;                /* digest set; keyed with key[0..keylen) if keyed */
@@ -374,14 +374,6 @@ static int hmac_stun(int slot, const uint8_t *key, size_t keylen,
 		     uint8_t *out, size_t outlen)
 {
 	return hmac2(slot, key, keylen, hdr, STUN_HEADER_LEN, body, body_len, out, outlen);
-}
-
-int stun_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t len,
-		     uint8_t out[32])
-{
-	if ((!key && keylen) || (!msg && len) || !out)
-		return -EINVAL;
-	return hmac2(HM_SHA256, key, keylen, msg, len, NULL, 0, out, 32);
 }
 
 /* ---- Parsing ----------------------------------------------------------------------------------- */

@@ -185,12 +185,6 @@ void stun_ltc_key(const char *username, size_t ulen, const char *realm, size_t r
 int stun_ltc_key_alg(uint16_t alg, const char *username, size_t ulen, const char *realm,
 		     size_t rlen, const char *password, size_t plen, uint8_t key[STUN_KEY_MAX]);
 
-/* HMAC-SHA256 (RFC 2104) with @key (@keylen bytes) over @len bytes of @msg, into @out (32 bytes).
- * Like every hash of this codec it reuses this thread's OpenSSL context (no algorithm lookup, no
- * allocation once warm) and the previous call's key schedule if @key is the same.
- * Returns 0; -EINVAL for a NULL pointer with a non-zero length; -ENOMEM if OpenSSL fails. */
-int stun_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t len,
-		     uint8_t out[32]);
 
 /* USERHASH (RFC 8489 §14.4): SHA-256(username ":" realm) into @out. */
 void stun_userhash(const char *username, size_t ulen, const char *realm, size_t rlen,

@@ -1321,11 +1321,11 @@ START_TEST(integrity_key_changes)
 	/* The per-thread HMAC contexts remember their last key: alternating keys (of different
 	 * lengths, empty, longer than the remembered 64 bytes), and keys that differ only in their
 	 * last byte, each give the HMAC of that key (checked against OpenSSL's one-shot HMAC), in
-	 * MESSAGE-INTEGRITY, MESSAGE-INTEGRITY-SHA256 and stun_hmac_sha256. A context that kept a
-	 * stale key fails here. The contexts are first warmed as a TURN worker warms them
-	 * (stun_crypto_thread_init: each computes once with a key of its own). */
+	 * MESSAGE-INTEGRITY and MESSAGE-INTEGRITY-SHA256. A context that kept a stale key fails
+	 * here. The contexts are first warmed as a TURN worker warms them (stun_crypto_thread_init:
+	 * each computes once with a key of its own). */
 	static const uint8_t tid[STUN_TID_LEN] = { 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1 };
-	uint8_t keys[5][80], buf[256], mac[32], want[EVP_MAX_MD_SIZE];
+	uint8_t keys[5][80], buf[256], want[EVP_MAX_MD_SIZE];
 	const size_t klen[5] = { 16, 16, 0, 32, 80 };
 	unsigned int wlen;
 	struct stun_builder b;
@@ -1365,10 +1365,18 @@ START_TEST(integrity_key_changes)
 							   want, &wlen));
 				ck_assert_mem_eq(msg.attrs[msg.mi].val, want, 20);
 			}
-			ck_assert_int_eq(stun_hmac_sha256(keys[k], klen[k], buf, len, mac), 0);
-			ck_assert_ptr_nonnull(HMAC(EVP_sha256(), keys[k], (int)klen[k], buf, len, want,
-						   &wlen));
-			ck_assert_mem_eq(mac, want, 32);
+			/* MESSAGE-INTEGRITY-SHA256 likewise with HMAC-SHA256 (RFC 8489 §14.6). */
+			{
+				uint8_t tmp[256];
+				size_t off = msg.attrs[msg.mi256].off, l = off + 4 + 32 - 20;
+
+				memcpy(tmp, buf, off);
+				tmp[2] = (uint8_t)(l >> 8);
+				tmp[3] = (uint8_t)l;
+				ck_assert_ptr_nonnull(HMAC(EVP_sha256(), keys[k], (int)klen[k], tmp, off,
+							   want, &wlen));
+				ck_assert_mem_eq(msg.attrs[msg.mi256].val, want, 32);
+			}
 		}
 	}
 }
