@@ -1316,6 +1316,25 @@ START_TEST(siphash_matches)
 }
 END_TEST
 
+/* Checks that attribute @idx of @m (parsed from @buf) is the one-shot HMAC with digest @md and
+ * @key (@klen bytes) of the message before it, its header's length counting the attribute: how
+ * MESSAGE-INTEGRITY and MESSAGE-INTEGRITY-SHA256 are computed (RFC 8489 §14.5, §14.6). */
+static void expect_integrity_attr(const struct stun_msg *m, const uint8_t *buf, int idx,
+				  const EVP_MD *md, const uint8_t *key, size_t klen)
+{
+	uint8_t tmp[256], want[EVP_MAX_MD_SIZE];
+	size_t off = m->attrs[idx].off, l = off + 4 + m->attrs[idx].len - STUN_HEADER_LEN;
+	unsigned int wlen = 0;
+
+	ck_assert_uint_le(off, sizeof(tmp));
+	memcpy(tmp, buf, off);
+	tmp[2] = (uint8_t)(l >> 8);
+	tmp[3] = (uint8_t)l;
+	ck_assert_ptr_nonnull(HMAC(md, key, (int)klen, tmp, off, want, &wlen));
+	ck_assert_uint_eq(wlen, m->attrs[idx].len);
+	ck_assert_mem_eq(m->attrs[idx].val, want, wlen);
+}
+
 START_TEST(integrity_key_changes)
 {
 	/* The per-thread HMAC contexts remember their last key: alternating keys (of different
@@ -1325,9 +1344,8 @@ START_TEST(integrity_key_changes)
 	 * here. The contexts are first warmed as a TURN worker warms them (stun_crypto_thread_init:
 	 * each computes once with a key of its own). */
 	static const uint8_t tid[STUN_TID_LEN] = { 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1 };
-	uint8_t keys[5][80], buf[256], want[EVP_MAX_MD_SIZE];
+	uint8_t keys[5][80], buf[256];
 	const size_t klen[5] = { 16, 16, 0, 32, 80 };
-	unsigned int wlen;
 	struct stun_builder b;
 	size_t len;
 
@@ -1352,31 +1370,10 @@ START_TEST(integrity_key_changes)
 								  klen[(k + 1) % 5]), -EACCES);
 			ck_assert_int_eq(stun_msg_check_integrity_sha256(&msg, keys[(k + 4) % 5],
 									 klen[(k + 4) % 5]), -EACCES);
-			/* MESSAGE-INTEGRITY is the one-shot HMAC-SHA1 of the message before it
-			 * with the length counting it (RFC 8489 §14.5). */
-			{
-				uint8_t tmp[256];
-				size_t off = msg.attrs[msg.mi].off, l = off + 4 + 20 - 20;
-
-				memcpy(tmp, buf, off);
-				tmp[2] = (uint8_t)(l >> 8);
-				tmp[3] = (uint8_t)l;
-				ck_assert_ptr_nonnull(HMAC(EVP_sha1(), keys[k], (int)klen[k], tmp, off,
-							   want, &wlen));
-				ck_assert_mem_eq(msg.attrs[msg.mi].val, want, 20);
-			}
-			/* MESSAGE-INTEGRITY-SHA256 likewise with HMAC-SHA256 (RFC 8489 §14.6). */
-			{
-				uint8_t tmp[256];
-				size_t off = msg.attrs[msg.mi256].off, l = off + 4 + 32 - 20;
-
-				memcpy(tmp, buf, off);
-				tmp[2] = (uint8_t)(l >> 8);
-				tmp[3] = (uint8_t)l;
-				ck_assert_ptr_nonnull(HMAC(EVP_sha256(), keys[k], (int)klen[k], tmp, off,
-							   want, &wlen));
-				ck_assert_mem_eq(msg.attrs[msg.mi256].val, want, 32);
-			}
+			/* Each is the one-shot HMAC of the message before it with the length
+			 * counting it (RFC 8489 §14.5, §14.6). */
+			expect_integrity_attr(&msg, buf, msg.mi, EVP_sha1(), keys[k], klen[k]);
+			expect_integrity_attr(&msg, buf, msg.mi256, EVP_sha256(), keys[k], klen[k]);
 		}
 	}
 }
