@@ -21,7 +21,7 @@
 // the description it belongs to; remote candidates that arrive before the remote description are
 // queued and added right after it.
 
-import { route, summarize, withRates } from './stats.js';
+import { pairs, route, summarize, withRates } from './stats.js';
 
 const STATS_INTERVAL_MS = 2000;
 const RESTART_AFTER_MS = 2500;
@@ -194,6 +194,13 @@ export class Call {
     const out = withRates(now, peer.lastStats);
     if (!peer.lastStats || now.time - peer.lastStats.time > 200) peer.lastStats = out;
     return out;
+  }
+
+  // Every ICE candidate pair of the connection to peer @id (default: the first peer), see
+  // stats.js pairs(); null if there is no such peer.
+  async pairs(id) {
+    const peer = id === undefined ? this.#peers.values().next().value : this.#peers.get(id);
+    return peer ? pairs(await peer.pc.getStats()) : null;
   }
 
   close() {

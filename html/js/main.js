@@ -12,7 +12,8 @@
 // and a duplicated tab takes the call over from the first one, which says so.
 //
 // window.tincan = {state(), stats(id?), ...} is a read-only hook for tests and for people
-// debugging a call from the console. It exposes nothing the page does not already show.
+// debugging a call from the console. It exposes nothing the page does not already show, apart
+// from the types and states of the ICE candidate pairs (no addresses).
 
 import * as api from './api.js';
 import { Call } from './call.js';
@@ -731,6 +732,8 @@ window.tincan = Object.freeze({
   }),
   // Stats summary of the connection to peer @id (default: the first peer), or null. See stats.js.
   stats: (id) => (session.call ? session.call.stats(id) : Promise.resolve(null)),
+  // Every ICE candidate pair of that connection (which pairs were tried, which won), or null.
+  pairs: (id) => (session.call ? session.call.pairs(id) : Promise.resolve(null)),
   // The tracks each RTCRtpSender sends now, for tests: [{peer, kind, label}].
   senders: () => (session.call ? session.call.senders() : []),
   // The video sender's encoding parameters (quality selector), or null.

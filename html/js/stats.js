@@ -102,6 +102,39 @@ export function summarize(report) {
   return out;
 }
 
+// Every candidate pair of @report, for diagnosing which pairs ICE tried and why it selected the
+// one it did: [{selected, state, nominated, priority, requestsSent, responsesReceived, rtt (ms or
+// null), local and remote: {type, protocol, relayProtocol (a local relay candidate's, else
+// null)}}], the selected pair first, then by priority. No addresses.
+export function pairs(report) {
+  const sel = selectedPair(report);
+  const cand = (id) => {
+    const c = id && report.get(id);
+    const type = c?.candidateType ?? null;
+    return {
+      type,
+      protocol: c?.protocol ?? null,
+      relayProtocol: type === 'relay' ? (c?.relayProtocol ?? relayFromUrl(c?.url) ?? null) : null,
+    };
+  };
+  const out = [];
+  report.forEach((s) => {
+    if (s.type !== 'candidate-pair') return;
+    out.push({
+      selected: s.id === sel?.id,
+      state: s.state ?? null,
+      nominated: !!s.nominated,
+      priority: s.priority ?? null,
+      requestsSent: s.requestsSent ?? 0,
+      responsesReceived: s.responsesReceived ?? 0,
+      rtt: typeof s.currentRoundTripTime === 'number' ? s.currentRoundTripTime * 1000 : null,
+      local: cand(s.localCandidateId),
+      remote: cand(s.remoteCandidateId),
+    });
+  });
+  return out.sort((a, b) => (b.selected - a.selected) || ((b.priority ?? 0) - (a.priority ?? 0)));
+}
+
 function relayFromUrl(url) {
   if (!url) return null;
   if (url.startsWith('turns:')) return 'tls';

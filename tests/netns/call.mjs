@@ -5,7 +5,8 @@
 //
 // A opens BASE_URL (https://call.tincan.test, port 443: the shared port), starts a call and
 // joins; B opens the link. Both must connect through the relay with the selected candidate
-// pair's relayProtocol WANT (udp, tcp or tls), and keep receiving bytes and decoding frames.
+// pair's relayProtocol WANT (udp, tcp or tls) within 10 s of the media flowing, and keep
+// receiving bytes and decoding frames; when a page's pair is wrong, all its pairs are printed.
 // Prints one line per page: relayProtocol, bytes received and frames decoded, 2.5 s apart.
 import { chromium } from 'playwright-core';
 
@@ -43,15 +44,33 @@ try {
   const [ra, rb] = await Promise.all([waitForMedia(a, 45_000), waitForMedia(b, 45_000)]);
   if (check('A and B connected and decoding video', ra.ok && rb.ok,
     `A ${ra.state?.call}/${ra.stats?.framesDecoded} B ${rb.state?.call}/${rb.stats?.framesDecoded}`)) {
-    const s1 = [await callStats(a), await callStats(b)];
+    // ICE may select the first pair that works before a better one (higher priority: UDP to
+    // the relay over TCP) has finished its checks, and switch when it has. What the user gets is
+    // the pair it settles on: wait up to 10 s for WANT before sampling.
+    const t1 = Date.now();
+    let s1;
+    for (;;) {
+      s1 = [await callStats(a), await callStats(b)];
+      if (s1.every((x) => x?.relayProtocol === WANT) || Date.now() - t1 > 10_000) break;
+      await sleep(500);
+    }
+    console.log(`     ${SCENARIO}: ${((Date.now() - t1) / 1000).toFixed(1)} s from media to the last pair check`);
     await sleep(2500);
     const s2 = [await callStats(a), await callStats(b)];
     for (const [i, label] of [[0, 'A'], [1, 'B']]) {
       const x = s1[i], y = s2[i];
       console.log(`     ${SCENARIO} ${label}: local=${y.localCandidateType} relayProtocol=${y.relayProtocol} ` +
         `bytesReceived ${x.bytesReceived} -> ${y.bytesReceived} framesDecoded ${x.framesDecoded} -> ${y.framesDecoded}`);
-      check(`${label}: the selected pair is relayed over ${WANT}`, y.localCandidateType === 'relay' && y.relayProtocol === WANT,
-        `${y.localCandidateType}/${y.relayProtocol}`);
+      if (!check(`${label}: the selected pair is relayed over ${WANT}`, y.localCandidateType === 'relay' && y.relayProtocol === WANT,
+        `${y.localCandidateType}/${y.relayProtocol}`)) {
+        // Which pairs ICE tried, and how far each got: the diagnosis of a wrong selection.
+        for (const q of await (i ? b : a).evaluate(() => window.tincan.pairs()) ?? []) {
+          console.log(`     ${SCENARIO} ${label} pair: ${q.selected ? 'SELECTED ' : ''}${q.state}` +
+            `${q.nominated ? ' nominated' : ''} local ${q.local.type}/${q.local.relayProtocol ?? q.local.protocol}` +
+            ` remote ${q.remote.type}/${q.remote.protocol} requests ${q.requestsSent} responses ${q.responsesReceived}` +
+            ` rtt ${q.rtt ?? '-'} priority ${q.priority ?? '-'}`);
+        }
+      }
       check(`${label}: bytes and decoded frames grow`, y.bytesReceived > x.bytesReceived && y.framesDecoded > x.framesDecoded);
     }
   }
