@@ -188,7 +188,7 @@ export class Call {
   // Stats summary (see stats.js, with rates since the last call) for peer @id, or for the first
   // peer if @id is omitted; null if there is no such peer.
   async stats(id) {
-    const peer = id === undefined ? this.#peers.values().next().value : this.#peers.get(id);
+    const peer = this.#peerOrFirst(id);
     if (!peer) return null;
     const now = summarize(await peer.pc.getStats());
     const out = withRates(now, peer.lastStats);
@@ -199,8 +199,13 @@ export class Call {
   // Every ICE candidate pair of the connection to peer @id (default: the first peer), see
   // stats.js pairs(); null if there is no such peer.
   async pairs(id) {
-    const peer = id === undefined ? this.#peers.values().next().value : this.#peers.get(id);
+    const peer = this.#peerOrFirst(id);
     return peer ? pairs(await peer.pc.getStats()) : null;
+  }
+
+  // Peer @id, or the first peer if @id is omitted; undefined if there is none.
+  #peerOrFirst(id) {
+    return id === undefined ? this.#peers.values().next().value : this.#peers.get(id);
   }
 
   close() {
