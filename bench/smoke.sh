@@ -4,8 +4,8 @@
 # reported sane numbers (allocations set up, packets received, a loss figure); it asserts no
 # performance ratio: performance is measured in benchmarks, not asserted in tests.
 #
-# Ports: base 25000 (tests/lib.sh lists the bases in use): tincan 25000/25001, coturn 25100,
-# relay ports 25200-25599.
+# Ports: base 19000 (tests/lib.sh lists the bases in use): tincan 19000/19001, coturn 19100,
+# relay ports 19200-19599. Not a unit-test base: make -j runs this beside test_turn.
 set -u
 
 : "${TOP_SRCDIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
@@ -19,7 +19,7 @@ for tool in turnserver jq ss taskset; do
 done
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/tincan-bench-smoke.XXXXXX")
-"$TOP_SRCDIR/bench/compare" --quick --port-base 25000 --builddir "$TOP_BUILDDIR" --out "$out"
+"$TOP_SRCDIR/bench/compare" --quick --port-base 19000 --builddir "$TOP_BUILDDIR" --out "$out"
 rc=$?
 if [ "$rc" -eq 77 ]; then
 	rm -rf "$out"
