@@ -2,11 +2,14 @@
 #
 # Each test uses its own port base so tests can run in parallel (make -j):
 #   BASE+0 TURN UDP, BASE+1 HTTP; relay ports BASE+100 .. BASE+599.
-# Port bases in use: 20000 interop, 21000 and 21050 api, 21100 reload, 22000 e2e, 23000 mux (BASE+2 the shared
-# port), 24000 lifecycle, 25000 unit (test_turn 25000, test_turn_hairpin 25300, test_turn_stream
-# 25500, test_turn_reload 25700, fuzz_stream relays 25900), 26000 install, 19000 bench/smoke.sh,
-# 27000-32767 bench (bench/compare by hand). tests/netns and the install test use no loopback
-# port of the host: their tincand listens inside a network namespace of its own.
+# A tincand binds some relay ports as soon as it starts (spare relay sockets, one per 32 ports),
+# so no base's own ports may lie in another base's relay range.
+# Port bases in use: 21000, 21050 and 17000 api, 18000 reload, 20000 interop, 22000 e2e, 23000 mux
+# (BASE+2 the shared port; a second tincand at 23050), 24000 lifecycle, 25000 unit (test_turn
+# 25000, test_turn_hairpin 25300, test_turn_stream 25500, test_turn_reload 25700, fuzz_turn relays
+# 25800, fuzz_stream relays 25900), 26000 install, 19000 bench/smoke.sh, 27000-32767 bench
+# (bench/compare by hand). tests/netns and the install test use no loopback port of the host:
+# their tincand listens inside a network namespace of its own.
 
 : "${TINCAND:=$(pwd)/tincand}"
 TINCAND_WRAPPER=(env)

@@ -9,10 +9,10 @@ import {
   Client, SUBPROTOCOL, TURN_HOST, TURN_SECRET, assertProblem, decodeJwt, http, sleep,
 } from './helpers.mjs';
 
-const BASE = process.env.TINCAN_CALL_URL ?? 'http://127.0.0.1:21701';
+const BASE = process.env.TINCAN_CALL_URL ?? 'http://127.0.0.1:17001';
 const WS = BASE.replace(/^http/, 'ws');
 const GRACE_MS = 2000;
-const TURN_PORT = 21700;
+const TURN_PORT = 17000;
 
 async function createRoom(body = {}) {
   const res = await http('POST', '/api/rooms', { body, base: BASE });

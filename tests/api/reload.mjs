@@ -1,5 +1,5 @@
 // Live reload (issue 5): SIGHUP makes tincand read its configuration file again without dropping
-// what is in progress. Run by tests/reload.sh, which starts a tincand of its own (base 21100) and
+// what is in progress. Run by tests/reload.sh, which starts a tincand of its own (base 18000) and
 // exports where its configuration file, log and process are; this file rewrites the
 // configuration and sends the signals. Not a *.test.mjs file: tests/api/run.sh must not pick it
 // up (its tincand is not the one this test reloads).

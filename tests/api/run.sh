@@ -6,12 +6,13 @@
 #   limits  (base 21050): max_rooms 3, for the 503 test (a low room limit would make the
 #           parallel tests of the main instance flaky); external_address ::1, for the
 #           bracketed IPv6 host in ICE server URLs
-#   call    (base 21700): capacity 4 (rooms of 2..4), reconnect_grace 2 s, selftest_rate 3,
+#   call    (base 17000): capacity 4 (rooms of 2..4), reconnect_grace 2 s, selftest_rate 3,
 #           for tests/api/call.test.mjs (room capacity, names, resume, self-test credentials)
 #
 # The main instance has reconnect_grace 1 s so that sockets the server cuts turn into peer-left
 # quickly.
-# No test here allocates a relay, so the instances bind only BASE+0 (UDP) and BASE+1 (TCP).
+# No test here allocates a relay, but each instance binds a few relay ports at start (spare
+# relay sockets): tests/lib.sh keeps other tests' ports out of BASE+100..BASE+599.
 set -u
 . "$TOP_SRCDIR/tests/lib.sh"
 
@@ -27,7 +28,7 @@ TOKEN_SECRET="api-test-token-secret-0123456789"
 main_conf=$(tincan_conf 21000 "secret = \"$TURN_SECRET\";" \
 	"idle_timeout = 10; reconnect_grace = 1; token_secret = \"$TOKEN_SECRET\";") || exit 99
 limits_conf=$(tincan_conf 21050 'external_address = "::1";' "max_rooms = 3;") || exit 99
-call_conf=$(tincan_conf 21700 "secret = \"$TURN_SECRET\";" \
+call_conf=$(tincan_conf 17000 "secret = \"$TURN_SECRET\";" \
 	"reconnect_grace = 2; token_secret = \"$TOKEN_SECRET\";") || exit 99
 sed -i -e 's/capacity = 2;/capacity = 4;/' \
 	-e 's|^  html_dir = .*|&\n  selftest_rate = 3;|' "$call_conf"
@@ -42,7 +43,7 @@ MAIN_PID=$TINCAND_PID
 
 export TINCAN_URL=http://127.0.0.1:21001
 export TINCAN_LIMITS_URL=http://127.0.0.1:21051
-export TINCAN_CALL_URL=http://127.0.0.1:21701
+export TINCAN_CALL_URL=http://127.0.0.1:17001
 export TINCAN_TURN_SECRET=$TURN_SECRET TINCAN_TOKEN_SECRET=$TOKEN_SECRET
 export TINCAN_TURN_HOST=127.0.0.1 TINCAN_TURN_PORT=21000
 export TINCAN_CAPACITY=2 TINCAN_IDLE_TIMEOUT=10 TINCAN_MAX_ROOMS=3
