@@ -84,6 +84,21 @@ stop_tincand() {
 	[ "$rc" -eq 0 ] || { echo "tincand exited with status $rc"; return 1; }
 }
 
+# wait_bound udp|tcp PORT [NETNS] — waits until a socket (of network namespace NETNS, if given)
+# is bound to PORT, listening for tcp: for a helper started in the background (an echo peer, a
+# port blocker) before the test talks to it. A fixed sleep is a race on a loaded machine. Fails
+# with what ss saw after 10 s.
+wait_bound() {
+	local proto=$1 port=$2 ns=() i
+	[ -n "${3:-}" ] && ns=(ip netns exec "$3")
+	for i in $(seq 1 200); do
+		[ -n "$("${ns[@]}" ss -Hnl "--$proto" "sport = :$port" 2>/dev/null)" ] && return 0
+		sleep 0.05
+	done
+	echo "nothing bound $proto port $port${3:+ in $3} within 10 s"
+	return 1
+}
+
 # node_stage — prints a folder in the build tree holding a copy of tests/{api,e2e} next to a
 # node_modules with tests/package.json's packages. Node resolves ES module imports from the
 # importing file's location, so test files must sit beside node_modules; copying them keeps the

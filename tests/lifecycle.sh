@@ -57,9 +57,12 @@ wait "$TINCAND_PID"; rc=$?
 [ $rc -eq 0 ] || { echo "FAIL: exit status $rc after SIGINT"; fail=1; }
 
 # A port already in use: start fails with a clear error, status 1, nothing left running.
-python3 -c 'import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",24000)); time.sleep(5)' &
+python3 -c 'import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",24000)); time.sleep(15)' &
 blocker=$!
-sleep 0.5
+if ! wait_bound udp 24000 || ! kill -0 $blocker 2>/dev/null; then
+	echo "FAIL: the port blocker did not hold UDP 24000; who does:"; ss -Hunlp "sport = :24000"
+	exit 1
+fi
 out=$(timeout 10 "$TINCAND" --config "$conf" 2>&1); rc=$?
 kill $blocker 2>/dev/null; wait $blocker 2>/dev/null
 if [ $rc -ne 1 ]; then echo "FAIL: busy port: exit status $rc"; fail=1; fi

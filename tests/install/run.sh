@@ -36,6 +36,7 @@ set -u
 SUITE=bookworm
 BASE=26000                      # tests/lib.sh: TURN 26000, HTTP 26001, relay 26100-26599
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
+. "$TOP_SRCDIR/tests/lib.sh"     # wait_bound
 
 # ---------------------------------------------------------------------------------------------
 # Phases that run inside a private network namespace (this script calls itself with --netns).
@@ -206,7 +207,7 @@ reload_check() {
 	base=$(metric_now tincan_turn_allocations)
 	turnutils_peer -L 127.0.0.1 -p $((BASE + 50)) >"$WORK/peer-reload.log" 2>&1 &
 	peer_pid=$!
-	sleep 0.3
+	wait_bound udp $((BASE + 50)) || { fail "turnutils_peer did not bind"; return 1; }
 	timeout 60 turnutils_uclient -p "$BASE" -e 127.0.0.1 -r $((BASE + 50)) -c -m 1 -n 150 -z 20 \
 		-u "$TURN_USER" -w "$TURN_PASS" 127.0.0.1 >"$WORK/uclient-reload.log" 2>&1 &
 	uclient_pid=$!
@@ -257,7 +258,7 @@ phase_relay() {
 	api_credentials $((BASE + 1)) || { stop_service; return 1; }
 	turnutils_peer -L 127.0.0.1 -p $((BASE + 50)) >"$WORK/peer.log" 2>&1 &
 	peer_pid=$!
-	sleep 0.3
+	wait_bound udp $((BASE + 50)) || { fail "turnutils_peer did not bind"; stop_service; return 1; }
 	# -c: no RTCP pair (EVEN-PORT with a reservation is refused by design; see tests/interop).
 	uclient=(turnutils_uclient -p "$BASE" -e 127.0.0.1 -r $((BASE + 50)) -c -m 2 -n 20)
 	timeout 60 "${uclient[@]}" -u "$TURN_USER" -w "$TURN_PASS" 127.0.0.1 >"$WORK/uclient.log" 2>&1 ||
@@ -301,7 +302,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP: the install test needs root (debootstrap, chroot, namespaces)"
 	exit 77
 fi
-for tool in debootstrap dpkg-buildpackage lintian unshare ip curl python3 systemd-analyze man \
+for tool in debootstrap dpkg-buildpackage lintian unshare ip ss curl python3 systemd-analyze man \
 	turnutils_uclient turnutils_peer turnutils_stunclient; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "SKIP: $tool is not installed (tools/install-deps installs the test dependencies)"

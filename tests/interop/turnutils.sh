@@ -108,7 +108,7 @@ turnutils_peer -L 127.0.0.1 -p "$PEER_PORT" >"$dir/peer.log" 2>&1 &
 PEER_PID=$!
 turnutils_peer -L ::1 -p "$PEER6_PORT" >"$dir/peer6.log" 2>&1 &
 PEER6_PID=$!
-sleep 0.3
+wait_bound udp "$PEER_PORT" && wait_bound udp "$PEER6_PORT" || { fail "turnutils_peer did not bind"; exit 1; }
 kill -0 "$PEER_PID" 2>/dev/null || { fail "turnutils_peer did not start"; cat "$dir/peer.log"; exit 1; }
 kill -0 "$PEER6_PID" 2>/dev/null || { fail "turnutils_peer (IPv6) did not start"; cat "$dir/peer6.log"; exit 1; }
 

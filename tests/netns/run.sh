@@ -207,7 +207,7 @@ no_direct_path() {
 import socket, select, time
 t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(("0.0.0.0", 9)); t.listen()
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 9))
-end = time.time() + 4
+end = time.time() + 30  # killed once the probes are done
 while time.time() < end:
     r, _, _ = select.select([t, u], [], [], 0.2)
     for s in r:
@@ -216,7 +216,8 @@ while time.time() < end:
             d, a = u.recvfrom(100); u.sendto(d, a)
 PY
 	local lpid=$!
-	sleep 0.3
+	# Probes that run before B listens would find no path for the wrong reason.
+	wait_bound tcp 9 $NS_B && wait_bound udp 9 $NS_B || { kill "$lpid"; return 1; }
 	ip netns exec $NS_A python3 - "$B" <<'PY'
 import socket, sys
 b = sys.argv[1]
