@@ -221,15 +221,17 @@ static int bind_port(int fd, const struct sockaddr_storage *ip, uint16_t port)
 }
 
 /*
- * Binds @fd to @ip on a port of the pool that none of our allocations holds, starting at a random
- * port and visiting each port at most once, so one Allocate costs at most one pass over the range.
- * A port another process holds fails with EADDRINUSE and is skipped; it is not remembered, because
- * that process may let it go. Returns the port, or -EADDRNOTAVAIL when the pass finds none.
+ * Binds @fd to @ip on a port of the pool that none of our allocations holds, starting at port
+ * @rnd modulo the pool's size and visiting each port at most once, so one Allocate costs at most
+ * one pass over the range. A port another process (or worker) holds fails with EADDRINUSE and is
+ * skipped; it is not remembered, because that process may let it go. Returns the port, or
+ * -EADDRNOTAVAIL when the pass finds none.
  */
-static int ports_bind(struct turn_ports *p, int fd, const struct sockaddr_storage *ip, bool even)
+static int ports_bind(struct turn_ports *p, int fd, const struct sockaddr_storage *ip, bool even,
+		      uint32_t rnd)
 {
 	uint32_t n = (uint32_t)p->hi - p->lo + 1;
-	uint32_t start = port_rand(p) % n;
+	uint32_t start = rnd % n;
 
 	for (uint32_t i = 0; i < n; i++) {
 		uint16_t port = (uint16_t)(p->lo + (start + i) % n);
@@ -252,15 +254,15 @@ static int relay_socket(int family, bool dont_fragment);
 
 /*
  * EVEN-PORT with R=1 (RFC 8656 §7.2): binds a new socket to an even port P of the pool and another
- * to P + 1, both free, in one pass as ports_bind. A socket bound to a port whose partner is taken
- * cannot be unbound, so each try starts from new sockets. Returns P with the two descriptors in
- * @fd and @fd_next, or -EADDRNOTAVAIL, or another negative errno.
+ * to P + 1, both free, in one pass as ports_bind (starting from @rnd as there). A socket bound to
+ * a port whose partner is taken cannot be unbound, so each try starts from new sockets. Returns P
+ * with the two descriptors in @fd and @fd_next, or -EADDRNOTAVAIL, or another negative errno.
  */
 static int ports_bind_pair(struct turn_ports *p, const struct sockaddr_storage *ip, bool df,
-			   int *fd, int *fd_next)
+			   int *fd, int *fd_next, uint32_t rnd)
 {
 	uint32_t n = (uint32_t)p->hi - p->lo + 1;
-	uint32_t start = port_rand(p) % n;
+	uint32_t start = rnd % n;
 
 	for (uint32_t i = 0; i < n; i++) {
 		uint16_t port = (uint16_t)(p->lo + (start + i) % n);
@@ -739,7 +741,7 @@ int turn_spare_open(struct turn_ports *p)
 	fd = relay_socket(p->spare_ip.ss_family, false);
 	if (fd < 0)
 		return fd;
-	port = ports_bind(p, fd, &p->spare_ip, false);
+	port = ports_bind(p, fd, &p->spare_ip, false, port_rand(p));
 	if (port < 0) {
 		close(fd);
 		return port == -EADDRNOTAVAIL ? 0 : port;
@@ -852,11 +854,44 @@ static int relay_attach(struct turn_alloc *al, int fam, int fd,
 }
 
 /*
+ * Binds a relay port for worker @w, family index @fam, on @ip: a port P and P + 1 (two sockets,
+ * @fd and @fd_next) if @pair, else @fd (open) on a port, even if @even. First from @w's own slice
+ * of the relay range (closing its spares if they hold the last free ports), then from the other
+ * workers' slices in turn. The kernel spreads clients over the workers by a hash of their 5-tuple,
+ * not evenly, so one slice can run out while others have room; without this a small range (a
+ * firewall that opens 100 ports, say) would refuse Allocates well before it is full. Another
+ * worker's pool is only searched: its held bits are atomics and bind() decides, while its spares
+ * and random state stay its own. Returns the port with its pool in @used; -EADDRNOTAVAIL if no
+ * pool has one; another negative errno.
+ */
+static int relay_bind(struct turn_worker *w, int fam, const struct sockaddr_storage *ip, bool pair,
+		      bool even, bool df, int *fd, int *fd_next, struct turn_ports **used)
+{
+	const struct turn_server *srv = w->srv;
+	int port = -EADDRNOTAVAIL;
+
+	for (unsigned i = 0; i < srv->n_workers && port == -EADDRNOTAVAIL; i++) {
+		struct turn_ports *p = &srv->workers[(w->idx + i) % srv->n_workers]->ports[fam];
+		uint32_t rnd = port_rand(&w->ports[fam]);
+
+		*used = p;
+		port = pair ? ports_bind_pair(p, ip, df, fd, fd_next, rnd) :
+			      ports_bind(p, *fd, ip, even, rnd);
+		if (port == -EADDRNOTAVAIL && i == 0 && p->n_spare) {
+			turn_spares_release(p);
+			port = pair ? ports_bind_pair(p, ip, df, fd, fd_next, rnd) :
+				      ports_bind(p, *fd, ip, even, rnd);
+		}
+	}
+	return port;
+}
+
+/*
  * Opens the relayed address of family index @fam for @al on @ip (port 0): a socket bound to a free
- * port of the worker's pool for that family (even if @even) and its read event. With @token, the
- * port must be even with the next one free too, which is bound and reserved (for @al's user)
- * under a token written to @token.
- * Returns 0; -EADDRNOTAVAIL if the pool has no free port (pair); another negative errno.
+ * relay port for that family (even if @even; relay_bind says from which pool) and its read event.
+ * With @token, the port must be even with the next one free too, which is bound and reserved (for
+ * @al's user) under a token written to @token.
+ * Returns 0; -EADDRNOTAVAIL if no relay port is free; another negative errno.
  */
 static int relay_open(struct turn_alloc *al, int fam, const struct sockaddr_storage *ip,
 		      bool even, bool dont_fragment, uint8_t *token)
@@ -867,11 +902,7 @@ static int relay_open(struct turn_alloc *al, int fam, const struct sockaddr_stor
 	int fd, fd_next = -1, port, err;
 
 	if (token) {
-		port = ports_bind_pair(pool, ip, dont_fragment, &fd, &fd_next);
-		if (port == -EADDRNOTAVAIL && pool->n_spare) {
-			turn_spares_release(pool);
-			port = ports_bind_pair(pool, ip, dont_fragment, &fd, &fd_next);
-		}
+		port = relay_bind(w, fam, ip, true, true, dont_fragment, &fd, &fd_next, &pool);
 		if (port < 0)
 			return port;
 		addr_set_port(&next, (uint16_t)(port + 1));
@@ -896,11 +927,7 @@ static int relay_open(struct turn_alloc *al, int fam, const struct sockaddr_stor
 		fd = relay_socket(ip->ss_family, dont_fragment);
 		if (fd < 0)
 			return fd;
-		port = ports_bind(pool, fd, ip, even);
-		if (port == -EADDRNOTAVAIL && pool->n_spare) {
-			turn_spares_release(pool);
-			port = ports_bind(pool, fd, ip, even);
-		}
+		port = relay_bind(w, fam, ip, false, even, dont_fragment, &fd, NULL, &pool);
 		if (port < 0) {
 			close(fd);
 			return port;

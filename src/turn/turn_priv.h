@@ -214,9 +214,10 @@ struct turn_ctr {
 	atomic_fetch_sub_explicit(&(srv)->ctr.field, (n), memory_order_relaxed)
 
 /*
- * The relay ports one worker may bind: a slice of [relay_port_min, relay_port_max]. Only the
- * owning worker sets bits; any worker may clear one (a reservation redeemed on another worker
- * hands its port over), hence the atomics. A bit is only a hint for the search: bind() decides.
+ * The relay ports one worker binds first: a slice of [relay_port_min, relay_port_max]. Any worker
+ * may set or clear a bit (a worker whose own slice is full binds from another's, and a
+ * reservation redeemed on another worker hands its port over), hence the atomics. A bit is only
+ * a hint for the search: bind() decides.
  */
 struct turn_ports {
 	uint16_t lo, hi;      /* inclusive, host order */

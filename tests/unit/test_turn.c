@@ -1167,8 +1167,8 @@ START_TEST(test_workers)
 {
 	/* With 2 workers (SO_REUSEPORT, split port range) every client allocates and relays, and
 	 * relay ports stay in the configured range. The kernel picks a client's worker by a hash
-	 * of its 5-tuple, so all 6 clients may land on one worker: each worker's half of the range
-	 * holds 6 ports, or the 6th Allocate would be a 508 in 2 runs of 64. */
+	 * of its 5-tuple, so all 6 clients may land on one worker (2 runs in 64): each worker's half
+	 * of the range holds 6 ports, so that this test does not lean on test_workers_borrow's. */
 	struct config two;
 	struct turn_server *s;
 	struct tc c[6];
@@ -1196,6 +1196,59 @@ START_TEST(test_workers)
 		tc_close(&c[i]);
 	close(pfd);
 	turn_server_stop(s);
+}
+END_TEST
+
+START_TEST(test_workers_borrow)
+{
+	/* The relay range is one pool, whatever the number of workers (alloc.c relay_bind): with 2
+	 * workers and 4 relay ports (a slice of 2 each) 4 clients all allocate, wherever the kernel's
+	 * hash puts them, and a 5th gets 508. The same for reservations (EVEN-PORT R=1): 2 of them
+	 * take the 4 ports, and their tokens are redeemed. 5 rounds with new client 5-tuples: without
+	 * borrowing, a round passes only if the hash splits the clients evenly (6 in 16 for 4
+	 * clients, 1 in 2 for 2 reservations), so the test fails in nearly every run. */
+	const uint16_t lo = (uint16_t)(RELAY_ALT + 94 + (RELAY_ALT + 94) % 2), hi = lo + 3;
+	uint8_t reserve = 0x80, tok[2][9] = { { 0 } };
+	struct sockaddr_storage relayed;
+	struct config two;
+	struct turn_server *s;
+	struct tc c[5];
+
+	config_make(&two, PORT_WORKERS, lo, hi, false, 2);
+	for (int round = 0; round < 5; round++) {
+		bool seen[4] = { false };
+
+		ck_assert_int_eq(turn_server_start(&s, &two), 0);
+		for (int i = 0; i < 5; i++)
+			ck_assert_int_eq(tc_open(&c[i], PORT_WORKERS, "demo", "demo"), 0);
+		for (int i = 0; i < 4; i++) {
+			ck_assert_int_eq(tc_allocate(&c[i], &relayed), 0);
+			ck_assert_uint_ge(addr_port(&relayed), lo);
+			ck_assert_uint_le(addr_port(&relayed), hi);
+			ck_assert(!seen[addr_port(&relayed) - lo]);
+			seen[addr_port(&relayed) - lo] = true;
+		}
+		ck_assert_int_eq(tc_allocate(&c[4], NULL), 508);
+		for (int i = 0; i < 5; i++)
+			tc_close(&c[i]);
+		turn_server_stop(s);
+
+		ck_assert_int_eq(turn_server_start(&s, &two), 0);
+		for (int i = 0; i < 5; i++)
+			ck_assert_int_eq(tc_open(&c[i], PORT_WORKERS, "demo", "demo"), 0);
+		for (int i = 0; i < 2; i++) {
+			ck_assert_int_eq(tc_request(&c[i], TURN_METHOD_ALLOCATE, add_even, &reserve), 0);
+			memcpy(tok[i], stun_msg_attr(&c[i].resp, TURN_ATTR_RESERVATION_TOKEN)->val,
+			       TURN_TOKEN_LEN);
+		}
+		for (int i = 0; i < 2; i++)
+			ck_assert_int_eq(tc_request(&c[2 + i], TURN_METHOD_ALLOCATE, add_token, tok[i]),
+					 0);
+		ck_assert_int_eq(tc_allocate(&c[4], NULL), 508);
+		for (int i = 0; i < 5; i++)
+			tc_close(&c[i]);
+		turn_server_stop(s);
+	}
 }
 END_TEST
 
@@ -2164,6 +2217,7 @@ int main(void)
 	tcase_add_test(tc, test_peer_tunnelled);
 	tcase_add_test(tc, test_peer_self);
 	tcase_add_test(tc, test_workers);
+	tcase_add_test(tc, test_workers_borrow);
 	tcase_add_test(tc, test_user_quota);
 	tcase_add_test(tc, test_max_allocations);
 	tcase_add_test(tc, test_bandwidth_cap);
