@@ -407,10 +407,13 @@ static void keepalive_cb(lws_sorted_usec_list_t *sul)
 
 	if (srv->destroying)
 		return;
-	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&srv->conns)) {
+	/* A plain for loop, not lws_start_foreach_dll_safe: a `continue` in that macro's body skips
+	 * its step and spins on the same connection forever. */
+	for (struct lws_dll2 *d = lws_dll2_get_head(&srv->conns), *next; d; d = next) {
 		struct ws_conn *c = lws_container_of(d, struct ws_conn, list);
 		time_t silent = now - c->last_rx;
 
+		next = d->next;
 		if (c->closing)
 			continue;
 		if (silent >= HTTP_WS_HANGUP_SECS) {
@@ -429,7 +432,7 @@ static void keepalive_cb(lws_sorted_usec_list_t *sul)
 			c->ping_due = true;
 			lws_callback_on_writable(c->wsi);
 		}
-	} lws_end_foreach_dll_safe(d, d1);
+	}
 	lws_sul_schedule(srv->ctx, 0, &srv->keepalive_sul, keepalive_cb,
 			 (lws_usec_t)HTTP_WS_KEEPALIVE_TICK * LWS_US_PER_SEC);
 }

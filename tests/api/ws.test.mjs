@@ -1,10 +1,11 @@
 // The signaling WebSocket /api/signal (subprotocol tincan.v1).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import {
-  ID_RE, SUBPROTOCOL, TURN_HOST, TURN_PORT, TURN_SECRET, connect, createRoom, enter, http,
-  joinRoom,
+  BASE, ID_RE, SUBPROTOCOL, TURN_HOST, TURN_PORT, TURN_SECRET, connect, createRoom, enter, http,
+  joinRoom, sleep,
 } from './helpers.mjs';
 
 // Expects connect() to be refused with HTTP @status.
@@ -214,6 +215,42 @@ test('a message over 64 KiB gets too-large and close 1009', async () => {
   // Cut by the server, not left: peer-left comes after rooms.reconnect_grace (1 s here).
   assert.deepEqual(await b.client.next(5000), { type: 'peer-left', id: a.participant });
   await b.client.close();
+});
+
+test('a connection closing while its peer reads nothing does not stall the server', async () => {
+  // b reads nothing; a sends it messages until the kernel holds all it can (the server's send
+  // queue to b, read with ss, stops growing) and a few more wait in tincand's own queue. Then b
+  // connects again with its token: the old socket is closed politely (4001 after its queue),
+  // which cannot happen while its window is shut, so it stays closing for up to 5 s while the
+  // keepalive tick walks the connections every second. The tick must step over it: it once
+  // spun on such a connection forever, and no HTTP or WebSocket request was served again.
+  const room = await createRoom();
+  const a = await enter(room);
+  const b = await enter(room);
+  assert.equal((await a.client.next()).type, 'peer-joined');
+  b.client.ws._socket.pause();
+  const filter = `( sport = :${new URL(BASE).port} and dport = :${b.client.ws._socket.localPort} )`;
+  const sendQ = () => Number(execFileSync('ss', ['-tnH', filter]).toString().trim().split(/\s+/)[2]);
+  const data = { p: 'z'.repeat(60000) };
+  let last = -1;
+  for (let i = 0, same = 0; same < 3; i++) {
+    assert.ok(i < 400, 'the kernel kept taking messages');
+    a.client.send({ type: 'signal', to: b.participant, data });
+    await sleep(20);
+    const q = sendQ();
+    same = q === last ? same + 1 : 0;
+    last = q;
+  }
+  for (let i = 0; i < 4; i++) a.client.send({ type: 'signal', to: b.participant, data });
+  await sleep(100);
+  const b2 = await connect(b.token);
+  assert.equal((await b2.next()).type, 'welcome');
+  await sleep(2500); // two keepalive ticks or more while the old socket is closing
+  const res = await fetch(`${BASE}/api/health`, { signal: AbortSignal.timeout(3000) });
+  assert.equal(res.status, 200);
+  b.client.ws.terminate();
+  await b2.close();
+  await a.client.close();
 });
 
 test('a message fragmented over several frames is reassembled', async () => {
