@@ -6,8 +6,9 @@
  *   cfg->turn.listens[] address (SO_REUSEPORT when there are several workers, so the kernel
  *   spreads clients by a hash of their address and always sends one client to the same worker),
  *   a slice of the relay port range on each relay address (searched first; a full slice borrows
- *   from the others', alloc.c relay_bind), and every allocation made through its sockets. Nothing on the datagram paths is shared between workers except relaxed atomic
- *   counters, so the hot paths take no locks.
+ *   from the others', alloc.c relay_bind), and every allocation made through its sockets.
+ *   Nothing on the datagram paths is shared between workers except relaxed atomic counters, so
+ *   the hot paths take no locks.
  * - The 5-tuple of an allocation is (client address, listening address, UDP): inside a worker,
  *   the client address and the listener's index are the key.
  * - Demultiplexing on the first byte (RFC 8656 §12, RFC 7983): 0x00-0x3F STUN (request.c),
@@ -1303,8 +1304,8 @@ static int server_open(struct turn_server **out, const struct config *cfg, bool 
 		goto out;
 
 	/* Each worker gets a contiguous slice of the relay ports (the last one the remainder), so
-	 * that port allocation needs no lock; a worker whose slice is full binds from another's. With a listen port of 0 the first worker's port is
-	 * reused by the others. */
+	 * that port allocation needs no lock; a worker whose slice is full binds from another's.
+	 * With a listen port of 0 the first worker's port is reused by the others. */
 	per = span / n;
 	for (unsigned i = 0; i < n; i++) {
 		uint16_t lo = (uint16_t)(cfg->turn.relay_port_min + i * per);
